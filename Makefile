@@ -1,0 +1,41 @@
+# egml: set-up, run, test. Everything a fresh machine needs is installed from here.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+EXTRAS ?= bdt,onnx,slurm,dev
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.egml-installed
+
+.PHONY: install run test lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip wheel setuptools
+
+# The pinned torch goes in first so that resolving egml never pulls a CUDA build.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install "$(TORCH)"
+	$(BIN)/pip install -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m egml task=photon_cnn
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+bench: $(STAMP)
+	$(BIN)/python -m egml.bench scale=small
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info
