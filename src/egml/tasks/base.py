@@ -1,0 +1,134 @@
+"""The LightningModule every egml task derives from.
+
+A task owns its model (a plain ``nn.Module``), its loss and its metrics; it never opens a
+file. Batches are dicts of tensors keyed by canonical field names. Input normalisation is
+held as buffers (so it travels in the checkpoint and the ONNX export), computed by the data
+module on the training split only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import lightning as L
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+
+class FieldNormalizer(nn.Module):
+    """(x - mean) / std per field, with the statistics as buffers."""
+
+    def __init__(self, stats: Mapping[str, Mapping[str, Any]] | None) -> None:
+        super().__init__()
+        self.fields: list[str] = sorted(stats or {})
+        for i, name in enumerate(self.fields):
+            mean = torch.as_tensor(np.asarray(stats[name]["mean"], dtype=np.float32))
+            std = torch.as_tensor(np.asarray(stats[name]["std"], dtype=np.float32))
+            self.register_buffer(f"mean_{i}", mean)
+            self.register_buffer(f"std_{i}", std)
+
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        out = dict(batch)
+        for i, name in enumerate(self.fields):
+            if name in out:
+                out[name] = (out[name] - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+        return out
+
+
+class EgmlTask(L.LightningModule):
+    """Common training/validation/test loop; subclasses define loss, scores and evaluation."""
+
+    name: ClassVar[str] = "task"
+    #: canonical fields written to predictions.root beside the scores (label, kinematics, ...)
+    passthrough_fields: ClassVar[tuple[str, ...]] = ()
+    #: metric returned to sweepers when ``objective`` is not set
+    default_objective: ClassVar[str] = "test/loss"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        normalization: Mapping[str, Mapping[str, Any]] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        scheduler: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.normalizer = FieldNormalizer(normalization)
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.scheduler = scheduler
+        self._test_outputs: list[dict[str, np.ndarray]] = []
+        self.test_predictions: dict[str, np.ndarray] = {}
+
+    # --- to be defined by each task ---------------------------------------------------------
+    def forward(self, batch: Mapping[str, Tensor]) -> Any:  # noqa: D401 - Lightning API
+        return self.model(self.normalizer(batch))
+
+    def compute_loss(self, outputs: Any, batch: Mapping[str, Tensor], stage: str) -> Tensor:
+        raise NotImplementedError
+
+    def scores(self, outputs: Any, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Per-candidate network outputs to save (probabilities, discriminants, energies)."""
+        raise NotImplementedError
+
+    def evaluate(self, predictions: dict[str, np.ndarray], out_dir: Path) -> dict[str, Any]:
+        """Metrics (network and baseline side by side) and plots from the test predictions."""
+        raise NotImplementedError
+
+    # --- the shared loop ----------------------------------------------------------------------
+    def _step(self, batch: Mapping[str, Tensor], stage: str) -> tuple[Any, Tensor]:
+        outputs = self(batch)
+        loss = self.compute_loss(outputs, batch, stage)
+        n = next(iter(batch.values())).shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=n, sync_dist=stage != "train")
+        return outputs, loss
+
+    def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")[1]
+
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        outputs, _ = self._step(batch, "test")
+        self._collect(outputs, batch)
+
+    def predict_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> dict[str, np.ndarray]:
+        return self._to_numpy(self.scores(self(batch), batch), batch)
+
+    def on_test_epoch_start(self) -> None:
+        self._test_outputs = []
+
+    def _to_numpy(self, scores: Mapping[str, Tensor], batch: Mapping[str, Tensor]) -> dict[str, np.ndarray]:
+        row = {k: v.detach().float().cpu().numpy() for k, v in scores.items()}
+        for field in self.passthrough_fields:
+            if field in batch:
+                row[field] = batch[field].detach().cpu().numpy()
+        return row
+
+    def _collect(self, outputs: Any, batch: Mapping[str, Tensor]) -> None:
+        self._test_outputs.append(self._to_numpy(self.scores(outputs, batch), batch))
+
+    def on_test_epoch_end(self) -> None:
+        self.test_predictions = concat_rows(self._test_outputs)
+        self._test_outputs = []
+
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.scheduler == "cosine":
+            max_epochs = max(int(self.trainer.max_epochs or 1), 1)
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)
+            return {"optimizer": opt, "lr_scheduler": sched}
+        if self.scheduler not in (None, "none"):
+            raise ValueError(f"config key 'task.module.scheduler' is '{self.scheduler}'; expected null or 'cosine'")
+        return opt
+
+
+def concat_rows(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    if not rows:
+        return {}
+    return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
