@@ -65,7 +65,7 @@ class EgmlTask(L.LightningModule):
         self.test_predictions: dict[str, np.ndarray] = {}
 
     # --- to be defined by each task ---------------------------------------------------------
-    def forward(self, batch: Mapping[str, Tensor]) -> Any:  # noqa: D401 - Lightning API
+    def forward(self, batch: Mapping[str, Tensor]) -> Any:
         return self.model(self.normalizer(batch))
 
     def compute_loss(self, outputs: Any, batch: Mapping[str, Tensor], stage: str) -> Tensor:
@@ -124,7 +124,9 @@ class EgmlTask(L.LightningModule):
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)
             return {"optimizer": opt, "lr_scheduler": sched}
         if self.scheduler not in (None, "none"):
-            raise ValueError(f"config key 'task.module.scheduler' is '{self.scheduler}'; expected null or 'cosine'")
+            raise ValueError(
+                f"config key 'task.module.scheduler' is '{self.scheduler}'; expected null or 'cosine'"
+            )
         return opt
 
 
