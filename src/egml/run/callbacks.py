@@ -43,5 +43,7 @@ def resolve_ckpt_path(ckpt_path: str | None, run_dir: Path) -> str | None:
         return str(last) if last.exists() else None
     path = Path(ckpt_path)
     if not path.is_file():
-        raise EgmlError(f"config key 'ckpt_path': checkpoint '{path}' does not exist (expected a .ckpt file or 'last')")
+        raise EgmlError(
+            f"config key 'ckpt_path': checkpoint '{path}' does not exist (expected a .ckpt file or 'last')"
+        )
     return str(path)

@@ -19,8 +19,20 @@ from omegaconf import DictConfig, OmegaConf
 from egml.errors import EgmlError
 
 TOP_LEVEL_KEYS = {
-    "task", "data", "model", "trainer", "logger", "callbacks", "paths",
-    "stage", "seed", "ckpt_path", "objective", "eval", "export", "bench",
+    "task",
+    "data",
+    "model",
+    "trainer",
+    "logger",
+    "callbacks",
+    "paths",
+    "stage",
+    "seed",
+    "ckpt_path",
+    "objective",
+    "eval",
+    "export",
+    "bench",
 }
 STAGES = ("train", "eval", "predict", "export")
 LOGGER_KEYS = {"csv", "wandb"}

@@ -48,7 +48,9 @@ def write_predictions(path: Path, columns: Mapping[str, np.ndarray], tree: str =
     os.close(fd)
     try:
         with uproot.recreate(tmp, compression=uproot.LZ4(1)) as f:
-            f[tree] = data
+            # mktree: a plain assignment writes an RNTuple in recent uproot; analyses expect a TTree
+            f.mktree(tree, {k: (v.dtype, v.shape[1:]) if v.ndim > 1 else v.dtype for k, v in data.items()})
+            f[tree].extend(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

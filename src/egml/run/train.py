@@ -13,7 +13,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from egml.run.callbacks import build_callbacks, resolve_ckpt_path
-from egml.run.data_source import build_datamodule
+from egml.run.data_source import build_datamodule, normalization_stats, split_columns
 from egml.run.loggers import build_loggers, finish_wandb
 from egml.run.outputs import write_metrics, write_predictions
 from egml.run.run_info import write_run_info
@@ -54,7 +54,7 @@ def train(cfg: DictConfig) -> float | None:
     cls = task_class(cfg.task.name)
     dm = build_datamodule(cfg, cls)
     dm.setup("fit")
-    task = build_task(cfg, dm.normalization)
+    task = build_task(cfg, normalization_stats(dm))
     loggers = build_loggers(cfg, run_dir)
     trainer = build_trainer(cfg, run_dir, loggers)
     if trainer.is_global_zero:
@@ -62,7 +62,7 @@ def train(cfg: DictConfig) -> float | None:
 
     trainer.fit(task, datamodule=dm, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, run_dir))
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    trainer.test(task, datamodule=dm, ckpt_path=best or None, verbose=False)
+    test_results = trainer.test(task, datamodule=dm, ckpt_path=best or None, verbose=False)
     if not trainer.is_global_zero:
         return None
 
@@ -70,12 +70,13 @@ def train(cfg: DictConfig) -> float | None:
     baseline = cls.build_baseline(OmegaConf.to_container(cfg.task.baseline, resolve=True))
     if baseline is not None:
         t_base = time.perf_counter()
-        baseline.fit(dm.columns("train"))
+        baseline.fit(split_columns(dm, "train"))
         baseline.save(run_dir / "baseline")
-        predictions.update(baseline.predict(dm.columns("test")))
+        predictions.update(baseline.predict(split_columns(dm, "test")))
         log.info("baseline %s fitted in %.1f s", type(baseline).__name__, time.perf_counter() - t_base)
 
-    metrics = task.evaluate(predictions, run_dir)
+    metrics = {k: float(v) for row in test_results for k, v in row.items()}
+    metrics.update(task.evaluate(predictions, run_dir))
     metrics["timing/total_s"] = time.perf_counter() - t0
     write_predictions(run_dir / "predictions.root", predictions)
     write_metrics(run_dir / "metrics.json", metrics)

@@ -60,8 +60,8 @@ def matched_map(
     wp = WorkingPointMap(
         name=name,
         score=score_name,
-        target_kind="background_efficiency_of_reference",
-        target=float("nan"),
+        target_kind="background_rejection",  # the reference's inclusive rejection (per bin: its own)
+        target=1.0 / max(float(passed_ref[~label].mean()), 1e-12),
         bin_variables=tuple(BIN_EDGES),
         bin_edges=tuple(tuple(e) for e in BIN_EDGES.values()),
         thresholds=np.zeros(0),

@@ -1,0 +1,141 @@
+"""From the `data:` config group to a data module: real ntuples, or the synthetic default.
+
+When no files are given, the task's embedded default is used: train, validation and test
+samples made by ``egml.sim`` once into the cache dir (then reused), the test sample
+optionally with a shifted detector (§0 rule 6 of the physics spec).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from egml.errors import EgmlError
+
+log = logging.getLogger("egml")
+
+DATA_KEYS = {
+    "tree", "files", "train_files", "val_files", "test_files", "selection", "objects", "event_id", "split",
+    "branch_map", "inputs", "normalize", "label", "reweight", "batch_size", "eval_batch_size", "num_workers",
+    "mode", "cache", "nonfinite", "synthetic",
+}
+SYNTHETIC_KEYS = {"n_train", "n_val", "n_test", "seed", "test_shift", "knobs", "workers"}
+#: branch-name patterns of truth information and generator latents: never network inputs
+TRUTH_PATTERN = re.compile(r"(^|_)(gen|truth|Truth|mc)_|^gen|truth|Truth|label|class6|iffTruth|isTruthMatched")
+
+
+def branches_of(entry: Any) -> list[str]:
+    """Branch names a branch-map entry reads (a plain name, a branch, or the names in an expression)."""
+    if isinstance(entry, str):
+        return [entry]
+    if "branch" in entry and entry["branch"] is not None:
+        return [str(entry["branch"])]
+    return re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(entry.get("expr", "")))
+
+
+def check_inputs_are_not_truth(branch_map: Mapping[str, Any], inputs: list[str]) -> None:
+    """Truth fields and generator latents can never be network inputs (PHYSICS.md §0 rule 1)."""
+    for field in inputs:
+        if field not in branch_map:
+            raise EgmlError(f"config key 'data.inputs' names field '{field}', which is not in data.branch_map")
+        for branch in branches_of(branch_map[field]):
+            if TRUTH_PATTERN.search(branch):
+                raise EgmlError(
+                    f"config key 'data.inputs': field '{field}' reads branch '{branch}', a truth/generator-latent "
+                    "branch; such branches can never be network inputs"
+                )
+
+
+def synthetic_files(cfg: DictConfig) -> dict[str, list[str]]:
+    """Generate (once) and return the default train/val/test files of the task."""
+    from egml.sim.default_data import ensure_dataset
+
+    syn = cfg.data.synthetic
+    unknown = set(syn.keys()) - SYNTHETIC_KEYS
+    if unknown:
+        raise EgmlError(f"unknown config key 'data.synthetic.{sorted(unknown)[0]}' (expected {sorted(SYNTHETIC_KEYS)})")
+    knobs = OmegaConf.to_container(syn.get("knobs") or {}, resolve=True)
+    cache_dir = Path(cfg.paths.cache_dir) / "data"
+    out: dict[str, list[str]] = {}
+    for split, n in (("train", syn.n_train), ("val", syn.n_val), ("test", syn.n_test)):
+        shift = syn.test_shift if split == "test" else None
+        path = ensure_dataset(
+            cfg.task.name, split, int(n), seed=int(syn.seed), shift=shift, cache_dir=cache_dir, knobs=knobs,
+            workers=int(syn.get("workers") or 1),
+        )
+        out[split] = [str(path)]
+    return out
+
+
+def build_datamodule(cfg: DictConfig, task_cls: Any) -> Any:
+    from egml.data.datamodule import EgmlDataModule
+
+    d = cfg.data
+    branch_map = OmegaConf.to_container(d.branch_map, resolve=True)
+    inputs = list(d.inputs)
+    check_inputs_are_not_truth(branch_map, inputs)
+    wanted = [*inputs, d.label, *getattr(task_cls, "required_fields", ()), *task_cls.passthrough_fields]
+    fields = [f for f in dict.fromkeys(wanted) if f in branch_map]
+    for f in getattr(task_cls, "required_fields", ()):
+        if f not in branch_map:
+            raise EgmlError(f"config key 'data.branch_map' lacks field '{f}', which task '{cfg.task.name}' needs")
+
+    files = {"files": d.files, "train_files": d.train_files, "val_files": d.val_files, "test_files": d.test_files}
+    files = {k: (OmegaConf.to_container(v) if v is not None and not isinstance(v, str) else v) for k, v in files.items()}
+    if all(v is None for v in files.values()):
+        files.update({f"{k}_files": v for k, v in synthetic_files(cfg).items()})
+    split_key = OmegaConf.to_container(d.event_id) if d.event_id is not None and not isinstance(d.event_id, str) else d.event_id
+    reweighting = None
+    if d.reweight is not None:
+        rw = d.reweight
+        reweighting = {"pt": rw.variables[0], "label": d.label, "target": rw.target,
+                       "pt_bins": list(rw.edges[rw.variables[0]])}
+        if len(rw.variables) > 1:
+            reweighting["eta"] = rw.variables[1]
+            reweighting["eta_bins"] = list(rw.edges[rw.variables[1]])
+        else:
+            reweighting["eta_bins"] = None
+        if rw.get("signal_labels") is not None:
+            reweighting["signal_labels"] = list(rw.signal_labels)
+        if rw.get("class_weights") is not None:
+            reweighting["class_weights"] = bool(rw.class_weights)
+    return EgmlDataModule(
+        tree=d.tree,
+        branch_map=branch_map,
+        fields=fields,
+        selection=d.selection,
+        objects=d.objects,
+        split_fractions=list(d.split),
+        split_key=split_key,
+        batch_size=d.batch_size,
+        eval_batch_size=d.eval_batch_size,
+        mode=d.mode,
+        cache_dir=str(Path(cfg.paths.cache_dir) / "columns") if d.cache else None,
+        num_workers=d.num_workers,
+        normalization=list(d.normalize),
+        reweighting=reweighting,
+        nonfinite=d.nonfinite,
+        seed=cfg.seed,
+        **files,
+    )
+
+
+def normalization_stats(dm: Any) -> dict[str, dict[str, float]] | None:
+    return None if dm.normalization is None else dm.normalization.to_dict()
+
+
+def split_columns(dm: Any, split: str) -> dict[str, np.ndarray]:
+    """Fixed-shape columns of one split, in the order the (unshuffled) dataloader yields them."""
+    ds = dm.datasets[split]
+    rows = np.sort(ds.rows)
+    out = {}
+    for name, col in ds.table.columns.items():
+        if isinstance(col, np.ndarray):
+            out[name] = np.asarray(col[rows])
+    return out
