@@ -14,6 +14,7 @@ R → R/r⊥ (§0 coordinates).
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.special import erf, gammainc
 
 F32 = np.float32
@@ -136,14 +137,17 @@ def corner_integral(X: np.ndarray, Y: np.ndarray, R: np.ndarray) -> np.ndarray:
     """G(X, Y; R) = ∫_0^X∫_0^Y R²/[π(x²+y²+R²)²] dy dx, odd in X and in Y; 4·G(∞,∞) = 1.
 
     G = (1/2π)[(X/a)·atan(Y/a) + (Y/b)·atan(X/b)], a = √(X²+R²), b = √(Y²+R²) (§1.4).
+    Broadcasts X, Y, R; pass X as (..., n, 1) and Y as (..., 1, m) for a corner grid so that a
+    and b are computed once per row / column. The arithmetic runs in torch (CPU, float32):
+    its vectorised atan is ~3× faster than NumPy's, and atan dominates the cost of the image.
     """
-    X = _f32(X)
-    Y = _f32(Y)
-    R2 = _f32(R) ** 2
-    a = np.sqrt(X * X + R2)
-    b = np.sqrt(Y * Y + R2)
-    g = (X / a) * np.arctan(Y / a) + (Y / b) * np.arctan(X / b)
-    return (g * F32(1 / (2 * np.pi))).astype(F32)
+    Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=F32))
+    Yt = torch.from_numpy(np.ascontiguousarray(Y, dtype=F32))
+    R2 = torch.from_numpy(np.ascontiguousarray(R, dtype=F32)) ** 2
+    a = torch.sqrt(Xt * Xt + R2)
+    b = torch.sqrt(Yt * Yt + R2)
+    g = (Xt / a) * torch.atan(Yt / a) + (Yt / b) * torch.atan(Xt / b)
+    return (g * (1 / (2 * np.pi))).numpy()
 
 
 def _relative_edges(edges: np.ndarray, centre: np.ndarray, periodic: bool) -> np.ndarray:
@@ -164,7 +168,9 @@ def _check_edges(eta_edges: np.ndarray, phi_edges: np.ndarray, eta0: np.ndarray)
             f"{eta_edges.shape} and {phi_edges.shape}"
         )
     if np.shape(eta0) != (eta_edges.shape[0],):
-        raise ValueError(f"cell fractions: expected centres of shape ({eta_edges.shape[0]},), got {np.shape(eta0)}")
+        raise ValueError(
+            f"cell fractions: expected centres of shape ({eta_edges.shape[0]},), got {np.shape(eta0)}"
+        )
 
 
 def cell_fractions_exact(

@@ -34,7 +34,7 @@ _OVERLAP_TOL = 1e-5  # cells that only touch (float32 edges) do not overlap
 
 
 @dataclass
-class LayerGrid:
+class TopoLayer:
     """One calorimeter layer on the per-candidate window.
 
     ``significance`` is |E|/σ_c with σ_c = √(σ_el² + σ_pu²·μ/40) (§5), 0 where the cell does
@@ -59,27 +59,48 @@ class LayerGrid:
 
 @dataclass
 class _AxisMap:
-    """For every destination cell along one axis, the contiguous range of overlapping source cells."""
+    """For every cell of layer A along one axis, the contiguous range of overlapping cells of layer B."""
 
-    start: np.ndarray  # (N, n_dst) int
-    count: np.ndarray  # (N, n_dst) int
+    start: np.ndarray  # (N, n_A) int
+    count: np.ndarray  # (N, n_A) int
     max_count: int
 
 
-def _axis_map(src_edges: np.ndarray, dst_edges: np.ndarray) -> _AxisMap:
-    lo = np.maximum(src_edges[:, None, :-1], dst_edges[:, :-1, None])
-    hi = np.minimum(src_edges[:, None, 1:], dst_edges[:, 1:, None])
-    overlap = (hi - lo) > _OVERLAP_TOL  # (N, n_dst, n_src), contiguous along n_src
-    count = overlap.sum(axis=2)
-    start = np.argmax(overlap, axis=2)
+def _axis_map(a_edges: np.ndarray, b_edges: np.ndarray) -> _AxisMap:
+    """Overlap ranges from increasing per-row edges, by one global searchsorted (rows offset apart)."""
+    n, nb = b_edges.shape[0], b_edges.shape[1] - 1
+    a = a_edges.astype(np.float64)
+    b = b_edges.astype(np.float64)
+    span = max(np.ptp(a), np.ptp(b)) + 10.0
+    row = (np.arange(n) * span)[:, None]
+    b_lo = (b[:, :-1] + row).ravel()
+    b_hi = (b[:, 1:] + row).ravel()
+    # first B cell whose upper edge is above A's lower edge (+tol); last whose lower edge is below A's upper edge
+    first = np.searchsorted(b_hi, (a[:, :-1] + row + _OVERLAP_TOL).ravel(), side="right")
+    stop = np.searchsorted(b_lo, (a[:, 1:] + row - _OVERLAP_TOL).ravel(), side="left")
+    base = (np.arange(n) * nb)[:, None]
+    first = first.reshape(n, -1) - base
+    count = np.clip(stop.reshape(n, -1) - base - first, 0, None)
+    start = np.clip(first, 0, nb - 1)
     return _AxisMap(start, count, int(count.max(initial=0)))
 
 
 class CellGraph:
-    """Neighbour structure of §5: 8 cells in the same layer plus overlapping cells of adjacent layers."""
+    """Neighbour structure of §5 over all cells of a batch, in one flat index space.
 
-    def __init__(self, layers: list[LayerGrid]) -> None:
+    Neighbours are the 8 cells in the same layer plus the cells of adjacent layers whose (η, φ)
+    extents overlap. Cells are addressed by flat indices ``offset[layer] + (c·n_η + i_η)·n_φ + i_φ``;
+    ``neighbours`` enumerates the neighbour pairs of any set of cells without dense sweeps.
+    """
+
+    def __init__(self, layers: list[TopoLayer]) -> None:
         self.n_layers = len(layers)
+        self.n = layers[0].energy.shape[0]
+        self.shapes = [lay.energy.shape[1:] for lay in layers]
+        sizes = [self.n * ne * nph for ne, nph in self.shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.size = int(self.offsets[-1])
+        # cross[(A, B)]: for each A cell, the overlapping B cells along η and along φ
         self.cross: dict[tuple[int, int], tuple[_AxisMap, _AxisMap]] = {}
         for a in range(self.n_layers - 1):
             for src, dst in ((a, a + 1), (a + 1, a)):
@@ -88,40 +109,61 @@ class CellGraph:
                     _axis_map(layers[src].phi_edges, layers[dst].phi_edges),
                 )
 
-    @staticmethod
-    def _gather_min(values: np.ndarray, amap: _AxisMap, axis: int) -> np.ndarray:
-        """min over the overlapping source cells along ``axis`` (1 = η, 2 = φ); +inf where none."""
-        shape = list(values.shape)
-        shape[axis] = amap.start.shape[1]
-        out = np.full(shape, np.inf, dtype=values.dtype)
-        n_src = values.shape[axis]
-        for k in range(amap.max_count):
-            idx = np.minimum(amap.start + k, n_src - 1)
-            valid = k < amap.count
-            if axis == 1:
-                got = np.take_along_axis(values, idx[:, :, None], axis=1)
-                got = np.where(valid[:, :, None], got, np.inf)
-            else:
-                got = np.take_along_axis(values, idx[:, None, :], axis=2)
-                got = np.where(valid[:, None, :], got, np.inf)
-            np.minimum(out, got, out=out)
-        return out
+    def flat(self, layer: int, c: np.ndarray, ie: np.ndarray, ip: np.ndarray) -> np.ndarray:
+        ne, nph = self.shapes[layer]
+        return self.offsets[layer] + (c.astype(np.int64) * ne + ie) * nph + ip
 
-    def neighbour_min(self, labels: list[np.ndarray]) -> list[np.ndarray]:
-        """Per cell, the minimum label over itself and all its neighbours."""
-        out = []
-        for lab in labels:
-            padded = np.pad(lab, ((0, 0), (1, 1), (1, 1)), constant_values=np.inf)
-            ne, nphi = lab.shape[1:]
-            acc = lab.copy()
-            for di in range(3):
-                for dj in range(3):
-                    np.minimum(acc, padded[:, di : di + ne, dj : dj + nphi], out=acc)
-            out.append(acc)
-        for (src, dst), (eta_map, phi_map) in self.cross.items():
-            via_eta = self._gather_min(labels[src], eta_map, axis=1)
-            np.minimum(out[dst], self._gather_min(via_eta, phi_map, axis=2), out=out[dst])
-        return out
+    def unflat(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        layer = np.searchsorted(self.offsets, idx, side="right") - 1
+        c = np.empty_like(idx)
+        ie = np.empty_like(idx)
+        ip = np.empty_like(idx)
+        for lay, (ne, nph) in enumerate(self.shapes):
+            sel = layer == lay
+            rest = idx[sel] - self.offsets[lay]
+            c[sel], r = np.divmod(rest, ne * nph)
+            ie[sel], ip[sel] = np.divmod(r, nph)
+        return layer, c, ie, ip
+
+    def neighbours(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All (position in ``idx``, neighbour flat index) pairs of the cells ``idx`` (self excluded)."""
+        layer, c, ie, ip = self.unflat(idx)
+        pos_out, dst_out = [], []
+        for lay, (ne, nph) in enumerate(self.shapes):
+            pos = np.nonzero(layer == lay)[0]
+            if pos.size == 0:
+                continue
+            cl, il, jl = c[pos], ie[pos], ip[pos]
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    if di == 0 and dj == 0:
+                        continue
+                    i2, j2 = il + di, jl + dj
+                    ok = (i2 >= 0) & (i2 < ne) & (j2 >= 0) & (j2 < nph)
+                    pos_out.append(pos[ok])
+                    dst_out.append(self.flat(lay, cl[ok], i2[ok], j2[ok]))
+            for other in (lay - 1, lay + 1):
+                if (lay, other) not in self.cross:
+                    continue
+                eta_map, phi_map = self.cross[(lay, other)]
+                s_e, n_e = eta_map.start[cl, il], eta_map.count[cl, il]
+                s_p, n_p = phi_map.start[cl, jl], phi_map.count[cl, jl]
+                for k in range(eta_map.max_count):
+                    for m in range(phi_map.max_count):
+                        ok = (k < n_e) & (m < n_p)
+                        pos_out.append(pos[ok])
+                        dst_out.append(self.flat(other, cl[ok], s_e[ok] + k, s_p[ok] + m))
+        if not pos_out:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(pos_out), np.concatenate(dst_out)
+
+
+def _segment_min(dst: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique dst, min of values per dst)."""
+    order = np.argsort(dst, kind="stable")
+    d = dst[order]
+    starts = np.flatnonzero(np.r_[True, d[1:] != d[:-1]]) if d.size else np.zeros(0, np.int64)
+    return d[starts], np.minimum.reduceat(values[order], starts) if d.size else values[:0]
 
 
 def _wrap(dphi: np.ndarray) -> np.ndarray:
@@ -129,7 +171,7 @@ def _wrap(dphi: np.ndarray) -> np.ndarray:
 
 
 def topo_cluster_labels(
-    layers: list[LayerGrid],
+    layers: list[TopoLayer],
     impact_eta: np.ndarray,
     impact_phi: np.ndarray,
     graph: CellGraph | None = None,
@@ -169,24 +211,51 @@ def topo_cluster_labels(
         rows = np.nonzero(best_layer == i)[0]
         lab.reshape(n, -1)[rows, best_flat[rows]] = -np.inf
 
-    grow = [lay.exists & (lay.significance > grow_threshold) for lay in layers]
+    # growth cells (|E|/σ > 2, seeds included) as a flat list with their in-list neighbour edges
+    grow_idx = np.concatenate(
+        [
+            graph.offsets[i] + np.flatnonzero(lay.exists & (lay.significance > grow_threshold))
+            for i, lay in enumerate(layers)
+        ]
+    )
+    lab = np.concatenate([lb.ravel() for lb in labels])
+    is_grow = np.zeros(graph.size, bool)
+    is_grow[grow_idx] = True
+    pos, dst = graph.neighbours(grow_idx)
+    keep = is_grow[dst]
+    pos, dst = pos[keep], dst[keep]
+    where = np.zeros(graph.size, np.int64)
+    where[grow_idx] = np.arange(grow_idx.size)
+    dst_pos = where[dst]
+    order = np.argsort(dst_pos, kind="stable")
+    pos, dst_pos = pos[order], dst_pos[order]
+    starts = (
+        np.flatnonzero(np.r_[True, dst_pos[1:] != dst_pos[:-1]]) if dst_pos.size else np.zeros(0, np.int64)
+    )
+    targets = dst_pos[starts]
+    g_lab = lab[grow_idx]
     for _ in range(max_iterations):
-        nb = graph.neighbour_min(labels)
-        new = [np.where(g, np.minimum(lab, m), np.inf).astype(np.float32) for g, lab, m in zip(grow, labels, nb)]
-        stable = all(np.array_equal(a, b) for a, b in zip(new, labels))
-        labels = new
-        if stable:
+        if targets.size == 0:
             break
-    nb = graph.neighbour_min(labels)  # perimeter: all neighbours of grown cells, any E (threshold 0)
-    labels = [
-        np.where((lab == np.inf) & lay.exists, m, lab).astype(np.float32)
-        for lab, m, lay in zip(labels, nb, layers)
-    ]
+        new = g_lab.copy()
+        new[targets] = np.minimum(new[targets], np.minimum.reduceat(g_lab[pos], starts))
+        if np.array_equal(new, g_lab):
+            break
+        g_lab = new
+    lab[grow_idx] = g_lab
+    # perimeter: every existing neighbour of a grown cell, any E (threshold 0)
+    grown = grow_idx[g_lab < np.inf]
+    pos, dst = graph.neighbours(grown)
+    exists = np.concatenate([lay.exists.ravel() for lay in layers])
+    keep = exists[dst] & (lab[dst] == np.inf)
+    udst, m = _segment_min(dst[keep], g_lab[g_lab < np.inf][pos[keep]])
+    lab[udst] = m
+    labels = [lab[graph.offsets[i] : graph.offsets[i + 1]].reshape(lb.shape) for i, lb in enumerate(labels)]
     return labels, best_layer >= 0
 
 
 def supercluster_mask(
-    layers: list[LayerGrid],
+    layers: list[TopoLayer],
     labels: list[np.ndarray],
     track_eta: np.ndarray | None = None,
     track_phi_range: tuple[np.ndarray, np.ndarray] | None = None,

@@ -1,0 +1,315 @@
+"""``EgmlDataModule``: the generic LightningDataModule every egml task uses.
+
+Batches are ``dict[str, Tensor]`` with the requested canonical ``fields``, ``weight`` (float32,
+from ``reweighting`` times a ``weight`` field if one is loaded, else 1) and ``<field>_mask`` for
+jagged fields. Normalisation statistics (training split only) and the reweighting tables are in
+:meth:`state_dict`, which Lightning stores in every checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader
+
+from egml.data.batching import BatchIndexSampler
+from egml.data.branch_map import FieldSpec, parse_branch_map
+from egml.data.cache import StoredTable, load_cached
+from egml.data.datasets import BatchedDataset, StreamConfig, StreamingDataset, split_codes
+from egml.data.errors import DataError
+from egml.data.files import open_tree, resolve_files
+from egml.data.normalization import Normalization, RunningMoments, fit_normalization
+from egml.data.reweighting import Reweighter
+from egml.data.split import EVENT_ID_BRANCHES, SPLIT_NAMES
+
+_REWEIGHT_KEYS = ("pt", "eta", "label", "signal_labels", "target", "pt_bins", "eta_bins", "class_weights")
+
+
+class EgmlDataModule(L.LightningDataModule):
+    """ROOT files → train/val/test dataloaders of batch dicts.
+
+    Args:
+        files: paths/globs split by ``split_fractions``; or give ``train_files``/``val_files``/``test_files``.
+        tree: TTree path, e.g. ``SinglePhoton`` or ``fevt/RHTree``.
+        branch_map: canonical field → branch or ``{branch|expr, scale, reshape, ...}`` (see branch_map.py).
+        fields: canonical names the task needs (default: every field of the map).
+        selection, objects: see :func:`egml.data.load`.
+        split_fractions: train/val/test fractions; split_key: ``"auto"`` (first of
+            ``evt_eventNo, eventNumber, EventNumber, event`` present), a branch or list of branches,
+            or None for (file name, entry); split_salt changes the assignment deterministically.
+        mode: ``"memory"`` (decoded once, cached when ``cache_dir`` is set) or ``"stream"``.
+        normalization: fields whose mean/std are fitted on the training split.
+        reweighting: ``{pt, eta (optional), label, signal_labels, target, pt_bins, eta_bins, class_weights}``.
+        nonfinite: NaN/inf policy ``fail`` | ``drop`` | ``ignore``.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str] | str | None = None,
+        tree: str = "SinglePhoton",
+        branch_map: Mapping[str, Any] | None = None,
+        fields: Sequence[str] | None = None,
+        train_files: Sequence[str] | str | None = None,
+        val_files: Sequence[str] | str | None = None,
+        test_files: Sequence[str] | str | None = None,
+        selection: str | None = None,
+        objects: str | None = None,
+        split_fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        split_key: str | Sequence[str] | None = "auto",
+        split_salt: int = 0,
+        batch_size: int = 256,
+        eval_batch_size: int | None = None,
+        mode: str = "memory",
+        cache_dir: str | os.PathLike[str] | None = None,
+        num_workers: int = 0,
+        normalization: Sequence[str] | None = None,
+        reweighting: Mapping[str, Any] | None = None,
+        nonfinite: str = "fail",
+        seed: int = 0,
+        chunk_entries: int = 100_000,
+        pin_memory: bool = False,
+    ) -> None:
+        super().__init__()
+        if mode not in ("memory", "stream"):
+            raise DataError(f"data.mode={mode!r}; expected 'memory' or 'stream'")
+        if files is None and train_files is None:
+            raise DataError("no input files: set data.files, or data.train_files (with val_files/test_files)")
+        if reweighting is not None:
+            unknown = [k for k in reweighting if k not in _REWEIGHT_KEYS]
+            if unknown or "pt" not in reweighting or "label" not in reweighting:
+                raise DataError(
+                    f"data.reweighting keys {sorted(reweighting)}; expected pt, label and optional {_REWEIGHT_KEYS[1:]}"
+                )
+        self.specs = parse_branch_map(branch_map, fields)
+        self.fields = list(self.specs)
+        self.files, self.split_files = files, {"train": train_files, "val": val_files, "test": test_files}
+        self.tree, self.selection, self.objects, self.nonfinite = tree, selection, objects, nonfinite
+        self.fractions = tuple(float(f) for f in split_fractions)
+        self.split_key, self.split_salt = split_key, int(split_salt)
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size or batch_size)
+        self.mode, self.cache_dir, self.num_workers = mode, cache_dir, int(num_workers)
+        self.norm_fields = list(normalization or [])
+        self.reweight_cfg = dict(reweighting) if reweighting is not None else None
+        self.seed, self.chunk_entries, self.pin_memory = int(seed), int(chunk_entries), pin_memory
+        self.normalization: Normalization | None = None
+        self.reweighter: Reweighter | None = None
+        self.datasets: dict[str, BatchedDataset | StreamingDataset] = {}
+        self.pad = {k: s.default for k, s in self.specs.items() if s.default is not None}
+
+    # ----------------------------------------------------------------- setup
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        if self.mode == "memory":
+            self._setup_memory()
+        else:
+            self._setup_stream()
+
+    def _key_branches(self, path: str) -> tuple[str, ...]:
+        if self.split_key is None:
+            return ()
+        keys = set(open_tree(path, self.tree).keys())
+        if self.split_key == "auto":
+            return next(((b,) for b in EVENT_ID_BRANCHES if b in keys), ())
+        wanted = (self.split_key,) if isinstance(self.split_key, str) else tuple(self.split_key)
+        for b in wanted:
+            if b not in keys:
+                raise DataError(
+                    f"{path}: split_key branch {b!r} is not in tree {self.tree!r}; use split_key=null for (file, entry)"
+                )
+        return wanted
+
+    def _stream_config(self, files: list[str], split: int | None, keys: tuple[str, ...]) -> StreamConfig:
+        specs = dict(self.specs) | {b: FieldSpec(name=b, branch=b) for b in keys if b not in self.specs}
+        return StreamConfig(
+            files,
+            self.tree,
+            specs,
+            self.selection,
+            self.objects,
+            self.nonfinite,
+            split,
+            self.fractions,  # type: ignore[arg-type]
+            keys,
+            self.split_salt,
+            self.chunk_entries,
+            self.pad,
+        )
+
+    def _setup_memory(self) -> None:
+        parts: dict[str, tuple[StoredTable, np.ndarray]] = {}
+        if self.files is not None:
+            paths = resolve_files(self.files)
+            keys = self._key_branches(paths[0])
+            table = self._load(paths, keys)
+            codes = split_codes(
+                table.columns, table.file_id, table.entry, self._stream_config(paths, None, keys)
+            )
+            parts = {name: (table, np.flatnonzero(codes == i)) for i, name in enumerate(SPLIT_NAMES)}
+        else:
+            for name, files in self.split_files.items():
+                if files is not None:
+                    table = self._load(resolve_files(files), ())
+                    parts[name] = (table, np.arange(len(table)))
+        if len(parts.get("train", (None, []))[1]) == 0:
+            raise DataError(
+                "the training split is empty; expected entries (check split_fractions and the selection)"
+            )
+        train_table, train_rows = parts["train"]
+        if self.norm_fields and self.normalization is None:  # None unless restored from a checkpoint
+            self.normalization = fit_normalization(train_table.columns, self.norm_fields, train_rows)
+        if self.reweight_cfg is not None and self.reweighter is None:
+            cols = train_table.columns
+            self.reweighter = self._fit_reweighter(
+                {k: np.asarray(cols[k])[train_rows] for k in self._rw_fields()}
+            )
+        weights: dict[int, np.ndarray] = {}
+        for name, (table, rows) in parts.items():
+            if id(table) not in weights:
+                weights[id(table)] = self._weights(table.columns)
+            self.datasets[name] = BatchedDataset(
+                table, rows, {"weight": weights[id(table)]}, self.pad, self._batch_fields()
+            )
+
+    def _load(self, paths: list[str], keys: tuple[str, ...]) -> StoredTable:
+        return load_cached(
+            paths,
+            self.tree,
+            self.specs,
+            None,
+            self.selection,
+            self.objects,
+            None,
+            self.nonfinite,
+            keys,
+            self.cache_dir,
+        )
+
+    def _setup_stream(self) -> None:
+        configs: dict[str, StreamConfig] = {}
+        if self.files is not None:
+            paths = resolve_files(self.files)
+            keys = self._key_branches(paths[0])
+            configs = {name: self._stream_config(paths, i, keys) for i, name in enumerate(SPLIT_NAMES)}
+        else:
+            configs = {
+                n: self._stream_config(resolve_files(f), None, ())
+                for n, f in self.split_files.items()
+                if f is not None
+            }
+        refit = (self.norm_fields and self.normalization is None) or (
+            self.reweight_cfg and self.reweighter is None
+        )
+        if refit:  # one pass over the training stream
+            moments, rw_parts = RunningMoments(), []
+            for c in StreamingDataset(configs["train"], self.batch_size).chunks():
+                cols = StreamingDataset(configs["train"], self.batch_size).read_chunk(*c)
+                moments.update(cols, self.norm_fields)
+                if self.reweight_cfg is not None:
+                    rw_parts.append({k: np.asarray(cols[k]) for k in self._rw_fields()})
+            if self.norm_fields:
+                self.normalization = moments.finish()
+            if self.reweight_cfg is not None:
+                self.reweighter = self._fit_reweighter(
+                    {k: np.concatenate([p[k] for p in rw_parts]) for k in self._rw_fields()}
+                )
+        for name, cfg in configs.items():
+            train = name == "train"
+            self.datasets[name] = StreamingDataset(
+                cfg,
+                self.batch_size if train else self.eval_batch_size,
+                shuffle=train,
+                seed=self.seed,
+                hook=self._hook,
+            )
+
+    def _hook(self, columns: dict[str, Any]) -> dict[str, np.ndarray]:
+        weight = self._weights(columns)
+        extra = {k for k in columns if k not in self.specs or k not in self.fields}
+        for k in extra:
+            columns.pop(k)  # split-key branches are not batch fields
+        return {"weight": weight}
+
+    # ------------------------------------------------------------ weights
+    def _rw_fields(self) -> list[str]:
+        cfg = self.reweight_cfg or {}
+        names = [cfg["pt"], cfg["label"]] + ([cfg["eta"]] if cfg.get("eta") else [])
+        missing = [n for n in names if n not in self.specs]
+        if missing:
+            raise DataError(
+                f"data.reweighting uses field {missing[0]!r}, which is not loaded; add it to data.fields"
+            )
+        return names
+
+    def _fit_reweighter(self, cols: Mapping[str, np.ndarray]) -> Reweighter:
+        cfg = dict(self.reweight_cfg or {})
+        kwargs = {
+            k: cfg[k] for k in ("signal_labels", "target", "pt_bins", "eta_bins", "class_weights") if k in cfg
+        }
+        eta = cols[cfg["eta"]] if cfg.get("eta") else None
+        return Reweighter.fit(cols[cfg["pt"]], cols[cfg["label"]], eta, **kwargs)
+
+    def _weights(self, columns: Mapping[str, Any]) -> np.ndarray:
+        n = len(next(iter(columns.values())))
+        weight = (
+            np.asarray(columns["weight"], dtype=np.float32) if "weight" in columns else np.ones(n, np.float32)
+        )
+        if self.reweighter is not None:
+            cfg = self.reweight_cfg or {}
+            eta = np.asarray(columns[cfg["eta"]]) if cfg.get("eta") else None
+            weight = weight * self.reweighter.weights(
+                np.asarray(columns[cfg["pt"]]), np.asarray(columns[cfg["label"]]), eta
+            )
+        return weight
+
+    def _batch_fields(self) -> list[str]:
+        return [f for f in self.fields if f != "weight"]
+
+    # -------------------------------------------------------- dataloaders
+    def _loader(self, name: str) -> DataLoader:
+        self.setup()
+        if name not in self.datasets:
+            raise DataError(f"no {name} data: set data.{name}_files or data.files")
+        dataset = self.datasets[name]
+        common = {
+            "batch_size": None,
+            "num_workers": self.num_workers,
+            "pin_memory": self.pin_memory,
+            "persistent_workers": self.num_workers > 0,
+        }
+        if isinstance(dataset, StreamingDataset):
+            return DataLoader(dataset, **common)
+        train = name == "train"
+        sampler = BatchIndexSampler(
+            len(dataset), self.batch_size if train else self.eval_batch_size, shuffle=train, seed=self.seed
+        )
+        return DataLoader(dataset, sampler=sampler, **common)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    # --------------------------------------------------------- checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "normalization": None if self.normalization is None else self.normalization.to_dict(),
+            "reweighting": None if self.reweighter is None else self.reweighter.to_dict(),
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if state_dict.get("normalization") is not None:
+            self.normalization = Normalization.from_dict(state_dict["normalization"])
+        if state_dict.get("reweighting") is not None:
+            self.reweighter = Reweighter.from_dict(state_dict["reweighting"])

@@ -1,0 +1,186 @@
+"""ATLAS LAr / Tile cell response: sampling term, noise tables, miscalibration maps (PHYSICS.md §1.5).
+
+E_c = m_c·[λ_c + √(a(η)²·max(λ_c, 0))·N₁] + σ_el,c·N₂ + σ_pu,c·√(μ/40)·N₃, with m_c = m_reg·m_cell
+fixed per detector instance (own stream SeedSequence(entropy=detector_seed), §0 rule 5).
+Cells that do not exist are exactly 0, without noise (§1.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from egml.sim.atlas.geometry import (
+    ALL_LAYERS,
+    BARREL_LIMIT,
+    ETA_TABLE_MAX,
+    HAD_LAYERS,
+    L1,
+    L2,
+    L3,
+    N_ETA,
+    N_PHI,
+    PS,
+    LayerGrid,
+)
+
+F32 = np.float32
+
+# --- sampling terms (§1.5 [S:D]/[K]) -------------------------------------------------------------
+A_SAMPLING_BARREL_LOW = 0.10  # |η| < 0.8
+A_SAMPLING_BARREL_HIGH = 0.11  # 0.8–1.4 (used up to the barrel limit 1.475)
+A_SAMPLING_ENDCAP = 0.12
+A_SAMPLING_HAD = 0.50  # Tile/HEC stochastic term [K]; only Rhad uses these layers
+MU_REF = 40.0  # the σ_pu table is quoted at μ = 40 (§1.5)
+
+# --- miscalibration (§1.5 [K]) -------------------------------------------------------------------
+M_REG_SIGMA = 0.0064  # per 0.2 × 0.4 (η × φ) region
+M_CELL_SIGMA = 0.005  # per cell
+REGION_DETA, REGION_DPHI = 0.2, 0.4
+N_REG_ETA = round(2 * ETA_TABLE_MAX / REGION_DETA)
+N_REG_PHI = int(np.ceil(2 * np.pi / REGION_DPHI))  # last φ region is narrower (2π/0.4 is not whole)
+
+GEV_PER_MEV = 1e-3
+
+
+def sampling_term(layer: int, abs_eta: np.ndarray, a_PS: float = 0.3) -> np.ndarray:
+    """Stochastic term a (GeV^½) of a cell at |η|: a_PS for the PS, 0.10/0.11/0.12 by region (§1.5)."""
+    a = np.asarray(abs_eta, dtype=F32)
+    if layer == PS:
+        return np.full(a.shape, a_PS, F32)
+    if layer in HAD_LAYERS:
+        return np.full(a.shape, A_SAMPLING_HAD, F32)
+    return np.where(
+        a < 0.8,
+        F32(A_SAMPLING_BARREL_LOW),
+        np.where(a < 1.475, F32(A_SAMPLING_BARREL_HIGH), F32(A_SAMPLING_ENDCAP)),
+    ).astype(F32)
+
+
+def noise_sigmas(layer: int, abs_eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(σ_el, σ_pu at μ = 40) in GeV per cell of ``layer`` at |η| (§1.5 table [K]).
+
+    Interpolations of the table's ranges: L1 barrel σ_el 12 → 20 MeV linearly over |η| 0–1.4 and
+    endcap 15 → 30 MeV over 1.5–2.5; L2 barrel σ_pu 40 MeV·(1 + 1.5·|η|/2.3) (40 at 0 → 100 at 2.3).
+    The three hadronic layers share the Tile A / HEC-0 values.
+    """
+    a = np.asarray(abs_eta, dtype=F32)
+    if layer not in ALL_LAYERS:
+        raise ValueError(f"noise_sigmas: unknown layer {layer}; expected one of {ALL_LAYERS}")
+    barrel = a < BARREL_LIMIT[layer]
+    if layer == PS:
+        el = np.where(barrel, 30.0, 40.0)
+        pu = np.where(barrel, 40.0, 100.0)
+    elif layer == L1:
+        el = np.where(barrel, 12.0 + 8.0 * np.clip(a / 1.4, 0, 1), 15.0 + 15.0 * np.clip(a - 1.5, 0, 1))
+        pu = np.where(barrel, 10.0, 30.0)
+    elif layer == L2:
+        el = np.where(barrel, 30.0, 50.0)
+        pu = np.where(barrel, 40.0 + 60.0 * np.clip(a / 2.3, 0, 1), 100.0)
+    elif layer == L3:
+        el = np.where(barrel, 20.0, 30.0)
+        pu = np.where(barrel, 10.0, 40.0)
+    else:
+        el = np.where(barrel, 25.0, 150.0)
+        pu = np.where(barrel, 50.0, 200.0)
+    return (el * GEV_PER_MEV).astype(F32), (pu * GEV_PER_MEV).astype(F32)
+
+
+@dataclass
+class DetectorInstance:
+    """Fixed miscalibration maps of one detector: m_reg per 0.2 × 0.4 region, m_cell per cell (§1.5).
+
+    m_reg: (N_REG_ETA, N_REG_PHI); m_cell[layer]: (N_ETA[layer], N_PHI[layer]) on the global cell
+    tables of ``geometry``. m_c = m_reg(region of the cell centre)·m_cell.
+    """
+
+    seed: int
+    m_reg: np.ndarray
+    m_cell: dict[int, np.ndarray]
+
+    @classmethod
+    def from_seed(
+        cls, detector_seed: int, m_reg_sigma: float = M_REG_SIGMA, m_cell_sigma: float = M_CELL_SIGMA
+    ) -> DetectorInstance:
+        """Draw the maps from SeedSequence(entropy=detector_seed), in a fixed order (§0 rule 5)."""
+        if not isinstance(detector_seed, int | np.integer) or detector_seed < 0:
+            raise ValueError(
+                f"DetectorInstance.from_seed: expected a non-negative int seed, got {detector_seed!r}"
+            )
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(entropy=int(detector_seed))))
+        m_reg = (1 + m_reg_sigma * rng.standard_normal((N_REG_ETA, N_REG_PHI))).astype(F32)
+        m_cell = {
+            layer: (1 + m_cell_sigma * rng.standard_normal((N_ETA[layer], N_PHI[layer]))).astype(F32)
+            for layer in ALL_LAYERS
+        }
+        return cls(int(detector_seed), m_reg, m_cell)
+
+    @classmethod
+    def ideal(cls) -> DetectorInstance:
+        """A perfectly calibrated detector (all m = 1), for tests and oracles."""
+        return cls(
+            -1,
+            np.ones((N_REG_ETA, N_REG_PHI), F32),
+            {L: np.ones((N_ETA[L], N_PHI[L]), F32) for L in ALL_LAYERS},
+        )
+
+    def calibration(self, grid: LayerGrid) -> np.ndarray:
+        """m_c = m_reg·m_cell for every cell of a window, (N, nη, nφ) float32."""
+        n_eta, n_phi = grid.shape
+        ie = np.clip(grid.ieta0[:, None] + np.arange(n_eta), 0, N_ETA[grid.layer] - 1)
+        ip = (grid.iphi0[:, None] + np.arange(n_phi)) % N_PHI[grid.layer]
+        m_cell = self.m_cell[grid.layer][ie[:, :, None], ip[:, None, :]]
+        re = np.clip(((grid.eta_centres + ETA_TABLE_MAX) / REGION_DETA).astype(np.int64), 0, N_REG_ETA - 1)
+        rp = np.clip(((grid.phi_centres + np.pi) / REGION_DPHI).astype(np.int64), 0, N_REG_PHI - 1)
+        return (self.m_reg[re[:, :, None], rp[:, None, :]] * m_cell).astype(F32)
+
+
+@dataclass
+class CellResponse:
+    """Measured cells and their components for one layer window, all (N, nη, nφ) float32."""
+
+    energy: np.ndarray  # measured E_c (GeV, EM scale; negative allowed, never clipped)
+    noise_el: np.ndarray  # σ_el·N₂ part
+    noise_pu: np.ndarray  # σ_pu·√(μ/40)·N₃ part
+    noise_sigma: np.ndarray  # √(σ_el² + σ_pu²·μ/40), 0 where the cell does not exist
+    calibration: np.ndarray  # m_c
+    sampling_a: np.ndarray  # a of each cell
+
+
+def cell_response(
+    expected: np.ndarray,
+    grid: LayerGrid,
+    mu: np.ndarray,
+    rng: np.random.Generator,
+    detector: DetectorInstance,
+    noise_scale: float = 1.0,
+    a_PS: float = 0.3,
+) -> CellResponse:
+    """Apply §1.5 to the expected deposits λ_c (N, nη, nφ) of one layer window.
+
+    Draws three standard normals of the full window shape (fixed-shape, §0 rule 5), whether or not
+    the cells exist; non-existent cells are set to exactly 0.
+    """
+    expected = np.asarray(expected, dtype=F32)
+    if expected.shape != grid.exists.shape:
+        raise ValueError(f"cell_response: expected λ of shape {grid.exists.shape}, got {expected.shape}")
+    mu = np.asarray(mu, dtype=F32)
+    if mu.shape != (expected.shape[0],) or np.any(mu < 0):
+        raise ValueError(
+            f"cell_response: mu must be non-negative with shape ({expected.shape[0]},), got {mu.shape}"
+        )
+    abs_eta = np.abs(grid.eta_centres)[:, :, None]
+    a = np.broadcast_to(sampling_term(grid.layer, abs_eta, a_PS), expected.shape)
+    s_el, s_pu = noise_sigmas(grid.layer, abs_eta)
+    s_el = np.broadcast_to(s_el * F32(noise_scale), expected.shape)
+    s_pu = np.broadcast_to(s_pu * F32(noise_scale) * np.sqrt(mu / F32(MU_REF))[:, None, None], expected.shape)
+    m = detector.calibration(grid)
+    n1, n2, n3 = rng.standard_normal((3, *expected.shape), dtype=F32)
+    ex = grid.exists
+    sampled = m * (expected + a * np.sqrt(np.maximum(expected, 0)) * n1)
+    noise_el = np.where(ex, s_el * n2, 0).astype(F32)
+    noise_pu = np.where(ex, s_pu * n3, 0).astype(F32)
+    energy = np.where(ex, sampled + noise_el + noise_pu, 0).astype(F32)
+    sigma = np.where(ex, np.sqrt(s_el**2 + s_pu**2), 0).astype(F32)
+    return CellResponse(energy, noise_el, noise_pu, sigma, m, np.ascontiguousarray(a))
