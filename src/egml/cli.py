@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 CONFIG_DIR = str(Path(__file__).resolve().parent / "conf")
 
 # Exceptions that mean "bad input or config", reported in one line; anything else is a bug.
-_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, KeyError, PermissionError, OSError)
+_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError)
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="config", version_base="1.3")
