@@ -31,7 +31,20 @@ def test_seed_model_layer_output_shapes_match_keras_summary() -> None:
             x = layer(x)
             if isinstance(layer, torch.nn.Conv2d | torch.nn.MaxPool2d):
                 shapes.append(tuple(x.shape[2:]))
-    expected = [(1, 55), (1, 27), (1, 26), (1, 13), (10, 6), (5, 6), (4, 6), (2, 6), (10, 3), (5, 3), (4, 3), (2, 3)]
+    expected = [
+        (1, 55),
+        (1, 27),
+        (1, 26),
+        (1, 13),
+        (10, 6),
+        (5, 6),
+        (4, 6),
+        (2, 6),
+        (10, 3),
+        (5, 3),
+        (4, 3),
+        (2, 3),
+    ]
     assert shapes == expected
 
 
@@ -84,6 +97,12 @@ def test_bad_inputs_raise() -> None:
     with pytest.raises(ValueError, match="unknown"):
         PhotonCNN(inputs=("img_L9",))
     with pytest.raises(ValueError, match="expected"):
-        PhotonCNN(conv_filters=(4, 4), dense_widths=(8,))({"img_L1": torch.zeros(2, 56, 2), "img_L2": torch.zeros(2, 11, 7), "img_L3": torch.zeros(2, 11, 4)})
+        PhotonCNN(conv_filters=(4, 4), dense_widths=(8,))(
+            {
+                "img_L1": torch.zeros(2, 56, 2),
+                "img_L2": torch.zeros(2, 11, 7),
+                "img_L3": torch.zeros(2, 11, 4),
+            }
+        )
     with pytest.raises(ValueError, match="lacks"):
         PhotonCNN(conv_filters=(4, 4), dense_widths=(8,))({"img_L1": torch.zeros(2, 2, 56)})

@@ -20,6 +20,8 @@ Keys:
   fields in batches (padding uses 0 when unset).
 - ``axis_order``: names of the per-entry axes after transpose (metadata for image fields).
 - ``dtype``: NumPy dtype to cast to (default: keep the on-disk type).
+- ``allow_nan``: the field may hold NaN by definition (e.g. undefined strip shower shapes, §2.3,
+  that a cut-based menu must see as failing); it is exempt from the ``nonfinite`` policy.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 from egml.data.errors import DataError, closest
 from egml.data.expression import parse_expression
 
-_KEYS = ("branch", "expr", "scale", "reshape", "transpose", "shape", "default", "axis_order", "dtype")
+_KEYS = ("branch", "expr", "scale", "reshape", "transpose", "shape", "default", "axis_order", "dtype", "allow_nan")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class FieldSpec:
     default: float | None = None
     axis_order: tuple[str, ...] | None = None
     dtype: str | None = None
+    allow_nan: bool | None = None
 
     @property
     def branches(self) -> tuple[str, ...]:
@@ -117,6 +120,7 @@ def parse_field(name: str, entry: str | Mapping[str, Any] | FieldSpec) -> FieldS
         default=None if entry.get("default") is None else float(entry["default"]),
         axis_order=None if entry.get("axis_order") is None else tuple(str(a) for a in entry["axis_order"]),
         dtype=None if dtype is None else str(np.dtype(str(dtype))),
+        allow_nan=True if entry.get("allow_nan") else None,
     )
 
 

@@ -22,7 +22,7 @@ from egml.data.batching import gather_batch
 from egml.data.branch_map import FieldSpec
 from egml.data.cache import StoredTable, read_cache
 from egml.data.files import open_tree
-from egml.data.reader import Table, apply_nonfinite_policy, read_tree
+from egml.data.reader import Table, apply_nonfinite_policy, nan_allowed, read_tree
 from egml.data.split import assign_split, event_keys, file_entry_keys
 from egml.data.store import StoredColumn, take_rows, to_stored
 
@@ -161,7 +161,9 @@ class StreamingDataset(IterableDataset):
             open_tree(path, cfg.tree), path, cfg.tree, cfg.specs, cfg.selection, cfg.objects, start, stop
         )
         file_id = np.full(len(entry), file_index, dtype=np.int32)
-        table = apply_nonfinite_policy(Table(columns, file_id, entry, cfg.files), cfg.nonfinite, cfg.tree)  # type: ignore[arg-type]
+        table = apply_nonfinite_policy(  # type: ignore[arg-type]
+            Table(columns, file_id, entry, cfg.files), cfg.nonfinite, cfg.tree, nan_allowed(cfg.specs)
+        )
         stored = {k: to_stored(k, v) for k, v in table.columns.items()}
         if cfg.split is not None:
             keep = split_codes(stored, table.file_id, table.entry, cfg) == cfg.split

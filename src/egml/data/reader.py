@@ -107,7 +107,7 @@ def load_table(
     file_id = np.concatenate([np.full(len(p[2]), p[0], dtype=np.int32) for p in parts])
     entry = np.concatenate([p[2] for p in parts])
     table = Table(columns, file_id, entry, paths)
-    return apply_nonfinite_policy(table, nonfinite, tree)
+    return apply_nonfinite_policy(table, nonfinite, tree, nan_allowed(specs))
 
 
 def read_tree(
@@ -154,7 +154,14 @@ def read_tree(
     return columns, entry
 
 
-def apply_nonfinite_policy(table: Table, policy: NonFinitePolicy, tree: str) -> Table:
+def nan_allowed(specs: Mapping[str, FieldSpec]) -> frozenset[str]:
+    """Fields declared ``allow_nan`` in the branch map (exempt from the nonfinite policy)."""
+    return frozenset(name for name, spec in specs.items() if spec.allow_nan)
+
+
+def apply_nonfinite_policy(
+    table: Table, policy: NonFinitePolicy, tree: str, exempt: frozenset[str] = frozenset()
+) -> Table:
     """Fail on (with count and first rows), drop, or ignore rows holding NaN or ±inf."""
     if policy not in ("fail", "drop", "ignore"):
         raise DataError(f"nonfinite policy {policy!r} is unknown; expected 'fail', 'drop' or 'ignore'")
@@ -163,6 +170,8 @@ def apply_nonfinite_policy(table: Table, policy: NonFinitePolicy, tree: str) -> 
     bad = np.zeros(len(table), dtype=bool)
     first_field: dict[str, int] = {}
     for name, value in table.columns.items():
+        if name in exempt:
+            continue
         rows = nonfinite_rows(value)
         if rows.any():
             first_field[name] = int(rows.sum())
@@ -199,4 +208,4 @@ def _concatenate(values: list[Column]) -> Column:
     return ak.concatenate([ak.Array(v) if isinstance(v, np.ndarray) else v for v in values])
 
 
-__all__ = ["Table", "apply_nonfinite_policy", "load", "load_table", "read_tree"]
+__all__ = ["Table", "apply_nonfinite_policy", "load", "load_table", "nan_allowed", "read_tree"]

@@ -29,5 +29,7 @@ def image_with_channel(image: Tensor, shape: tuple[int, int], name: str) -> Tens
     if image.dim() == 3:
         image = image.unsqueeze(1)
     if image.dim() != 4 or image.shape[1] != 1 or tuple(image.shape[2:]) != tuple(shape):
-        raise ValueError(f"image {name}: got shape {tuple(image.shape)}, expected (B, {shape[0]}, {shape[1]})")
+        raise ValueError(
+            f"image {name}: got shape {tuple(image.shape)}, expected (B, {shape[0]}, {shape[1]})"
+        )
     return image.to(torch.float32)

@@ -160,13 +160,17 @@ class PhotonCNN(nn.Module):
         shapes = {**IMAGE_SHAPES, **{k: tuple(v) for k, v in (image_shapes or {}).items()}}
         unknown = [name for name in inputs if name not in shapes]
         if unknown or not inputs:
-            raise ValueError(f"PhotonCNN inputs {list(inputs)}: unknown {unknown}; expected some of {list(shapes)}")
+            raise ValueError(
+                f"PhotonCNN inputs {list(inputs)}: unknown {unknown}; expected some of {list(shapes)}"
+            )
         if heads not in HEAD_NAMES:
             raise ValueError(f"PhotonCNN heads={heads!r}; expected one of {list(HEAD_NAMES)}")
         if norm not in ("none", "batch"):
             raise ValueError(f"PhotonCNN norm={norm!r}; expected 'none' or 'batch'")
         if input_transform not in INPUT_TRANSFORMS:
-            raise ValueError(f"PhotonCNN input_transform={input_transform!r}; expected one of {INPUT_TRANSFORMS}")
+            raise ValueError(
+                f"PhotonCNN input_transform={input_transform!r}; expected one of {INPUT_TRANSFORMS}"
+            )
         if heads == "layer_split" and ("img_L1" not in inputs or len(inputs) < 2):
             raise ValueError("PhotonCNN heads='layer_split' needs 'img_L1' and at least one other input")
         self.inputs = tuple(inputs)
@@ -202,7 +206,9 @@ class PhotonCNN(nn.Module):
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         """Logits ``(B, len(output_names))`` from a batch dict of images ``(B, φ, η)``."""
         require_fields(batch, self.inputs, "PhotonCNN")
-        images = {name: image_with_channel(batch[name], self.image_shapes[name], name) for name in self.inputs}
+        images = {
+            name: image_with_channel(batch[name], self.image_shapes[name], name) for name in self.inputs
+        }
         images = self._transform(images)
         flat = {name: self.stems[name](img) for name, img in images.items()}
         parts = [flat[name] for name in self.inputs]
