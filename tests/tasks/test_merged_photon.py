@@ -1,0 +1,243 @@
+"""merged_photon: loss masks, working points on an independent sample, evaluation, CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import uproot
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from egml.cli import CONFIG_DIR
+from egml.evaluation.roc import binomial_efficiency
+from egml.models.resnet import ResNetTagger
+from egml.run.config_check import validate
+from egml.tasks.merged_eval import confusion_matrix, evaluate_merged_photon, fit_thresholds
+from egml.tasks.merged_photon import MergedPhotonTask, input_set_name
+
+MASSES = np.array([0.1, 0.2, 0.4, 0.6, 0.8, 1.0], np.float32)
+
+
+def _task(mode: str = "binary", loss: str = "mse") -> MergedPhotonTask:
+    model = ResNetTagger(
+        ("SC_energy",), widths=(4,), blocks_per_stage=1, n_outputs=1 if mode == "binary" else 3
+    )
+    return MergedPhotonTask(model, mode=mode, loss=loss)
+
+
+def _batch() -> dict[str, torch.Tensor]:
+    return {
+        "label": torch.tensor([0, 1, 1, 2, 2]),
+        "A_mass": torch.tensor([0.0, 0.1, 0.2, 0.0, 0.0]),
+        "weight": torch.tensor([1.0, 2.0, 1.0, 1.0, 0.5]),
+    }
+
+
+def test_loss_mask_drops_single_photons_in_binary_mode_and_untrained_masses_in_training() -> None:
+    batch = _batch()
+    assert _task().loss_mask(batch, "train").tolist() == [0, 1, 0, 1, 1]
+    assert _task().loss_mask(batch, "test").tolist() == [0, 1, 1, 1, 1]
+    assert _task("multiclass").loss_mask(batch, "val").tolist() == [1, 1, 0, 1, 1]
+
+
+@pytest.mark.parametrize("loss", ["mse", "bce"])
+def test_binary_loss_is_the_weighted_mean_over_used_candidates(loss: str) -> None:
+    batch = _batch()
+    logits = torch.tensor([[0.3], [1.0], [-2.0], [-0.5], [0.7]])
+    p = torch.sigmoid(logits[:, 0])
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0, 0.0])
+    per = (p - y) ** 2 if loss == "mse" else -(y * p.log() + (1 - y) * (1 - p).log())
+    w = torch.tensor([0.0, 2.0, 0.0, 1.0, 0.5])
+    expected = (per * w).sum() / w.sum()
+    torch.testing.assert_close(_task(loss=loss).compute_loss(logits, batch, "train"), expected)
+
+
+def test_multiclass_cross_entropy_and_scores() -> None:
+    task = _task("multiclass")
+    batch = _batch()
+    logits = torch.tensor(
+        [[2.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 2.0], [1.0, 1.0, 1.0]]
+    )
+    w = torch.tensor([1.0, 2.0, 0.0, 1.0, 0.5])
+    per = torch.nn.functional.cross_entropy(logits, batch["label"], reduction="none")
+    torch.testing.assert_close(task.compute_loss(logits, batch, "train"), (per * w).sum() / w.sum())
+    scores = task.scores(logits, batch)
+    assert set(scores) == {"score_single_photon", "score_merged_photon", "score_qcd_fake"}
+    total = scores["score_single_photon"] + scores["score_merged_photon"] + scores["score_qcd_fake"]
+    torch.testing.assert_close(total, torch.ones(5))
+
+
+def test_bad_configuration() -> None:
+    model = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1, n_outputs=1)
+    with pytest.raises(ValueError, match="n_outputs=3"):
+        MergedPhotonTask(model, mode="multiclass")
+    with pytest.raises(ValueError, match=r"task\.module\.mode"):
+        MergedPhotonTask(model, mode="ternary")
+    with pytest.raises(ValueError, match=r"task\.module\.loss"):
+        MergedPhotonTask(model, loss="hinge")
+
+
+def test_working_point_thresholds_give_their_efficiency_on_an_independent_sample() -> None:
+    rng = np.random.default_rng(5)
+    fit_scores = rng.beta(5, 2, 20000)
+    maps = fit_thresholds(fit_scores, np.ones(20000, bool), {"loose": 0.9, "medium": 0.8, "tight": 0.7}, "s")
+    independent = rng.beta(5, 2, 20000)
+    for wp, target in (("loose", 0.9), ("medium", 0.8), ("tight", 0.7)):
+        eff, err = binomial_efficiency(independent >= maps[wp].inclusive_threshold)
+        assert abs(eff - target) < 3.5 * np.hypot(err, np.sqrt(target * (1 - target) / 20000))
+
+
+def _toy_predictions(n: int, seed: int, mode: str) -> dict[str, np.ndarray]:
+    """A tagger whose separation is larger than the baseline's, flat in m_A."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 3, n)
+    sig = label == 1
+    preds = {
+        "label": label.astype(np.int32),
+        "A_mass": np.where(sig, MASSES[rng.integers(0, 6, n)], 0).astype(np.float32),
+        "pt": rng.uniform(15, 100, n).astype(np.float32),
+        "eta": rng.uniform(-1.4, 1.4, n).astype(np.float32),
+        "baseline_score": 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 1.0 * sig))),
+    }
+    tagger = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 2.5 * sig)))
+    if mode == "binary":
+        preds["score_merged_photon"] = tagger
+    else:
+        logits = rng.normal(0, 1, (n, 3)) + 2.0 * np.eye(3)[label]
+        p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        for i, name in enumerate(("single_photon", "merged_photon", "qcd_fake")):
+            preds[f"score_{name}"] = p[:, i]
+    return preds
+
+
+@pytest.mark.parametrize("mode", ["binary", "multiclass"])
+def test_evaluation_metrics_and_decisions(tmp_path: Path, mode: str) -> None:
+    preds = _toy_predictions(12000, 7, mode)
+    m = evaluate_merged_photon(preds, tmp_path, mode=mode)
+    for wp, target in (("loose", 0.9), ("medium", 0.8), ("tight", 0.7)):
+        for p in ("test", "baseline"):
+            # measured on the half not used to fit: close to, not exactly, the target
+            assert abs(m[f"{p}/eff_{wp}"] - target) < 4 * m[f"{p}/eff_{wp}_err"] + 1e-9
+            assert m[f"{p}/sb_{wp}"] == pytest.approx(m[f"{p}/eff_{wp}"] / m[f"{p}/bkg_eff_{wp}"])
+        ratio = m[f"test/sb_ratio_vs_baseline_{wp}"]
+        assert ratio == pytest.approx(m[f"test/sb_{wp}"] / m[f"baseline/sb_{wp}"])
+        assert preds[f"wp_{wp}"].dtype == np.int32 and preds[f"baseline_wp_{wp}"].shape == (12000,)
+    for mt in MASSES:
+        assert 0.5 < m[f"test/auc_m{mt:.1f}"] <= 1.0
+    assert "N_S = N_B" in m["test/sb_normalisation"]
+    assert m["test/eff_spread_medium"] < 0.05  # the toy tagger is flat in m_A
+    if mode == "binary":
+        assert m["test/sb_ratio_vs_baseline_medium"] > 1.5
+        assert m["test/auc"] > m["baseline/auc"]
+    else:
+        assert m["test/confusion_qcd_fake_as_qcd_fake"] > 0.6
+        assert (tmp_path / "plots" / "confusion_matrix.png").stat().st_size > 0
+    assert json.loads((tmp_path / "working_points.json").read_text())["working_points"]["tagger_medium"]
+    for plot in ("roc", "scores_test", "efficiency_vs_mA_medium", "sb_vs_mA"):
+        assert (tmp_path / "plots" / f"{plot}.png").stat().st_size > 0
+
+
+def test_confusion_matrix_rows_in_reference_order() -> None:
+    label = np.array([0, 1, 2, 2, 1, 1])
+    pred = np.array([0, 1, 2, 1, 0, 1])
+    cm = confusion_matrix(label, pred, (2, 1, 0))
+    np.testing.assert_allclose(cm, [[0.5, 0.5, 0], [0, 2 / 3, 1 / 3], [0, 0, 1]])
+
+
+@pytest.mark.parametrize(
+    ("experiment", "channels", "name"),
+    [
+        ("merged_photon_shower", ("SC_energy",), "shower"),
+        ("merged_photon_track", ("TracksPt", "TracksDxy", "TracksDz"), "track"),
+        ("merged_photon_shower_track", ("SC_energy", "TracksPt", "TracksDxy", "TracksDz"), "shower_track"),
+    ],
+)
+def test_ablation_configs_give_resnets_of_each_channel_set(
+    experiment: str, channels: tuple, name: str
+) -> None:
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose(
+            "config", overrides=["task=merged_photon", f"experiment={experiment}", "model.widths=[4]"]
+        )
+    validate(cfg)
+    model = instantiate(cfg.model)
+    assert model.channels == channels and list(cfg.data.normalize) == list(channels)
+    batch = {c: torch.zeros(2, 32, 32) for c in channels}
+    assert model(batch).shape == (2, 1)
+    assert input_set_name(model.channels) == name
+
+
+# --- end to end through the CLI -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("merged_photon_cache")
+
+
+def _run(cache: Path, run_dir: Path, *extra: str) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "egml",
+        "task=merged_photon",
+        "trainer=debug",
+        "logger=csv",
+        "callbacks.progress_bar=none",
+        f"hydra.run.dir={run_dir}",
+        f"paths.cache_dir={cache}",
+        "data.synthetic.n_train=500",
+        "data.synthetic.n_val=200",
+        "data.synthetic.n_test=600",
+        "model.widths=[4,8]",
+        "model.blocks_per_stage=1",
+        "task.baseline.n_estimators=10",
+        "task.module.evaluation.min_signal=5",
+        *extra,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=run_dir.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.mark.parametrize("mode", ["binary", "multiclass"])
+def test_cli_end_to_end(cache_dir: Path, tmp_path: Path, mode: str) -> None:
+    run_dir = tmp_path / "run"
+    extra = ["experiment=merged_photon_multiclass"] if mode == "multiclass" else []
+    m = _run(cache_dir, run_dir, *extra)
+    for wp in ("loose", "medium", "tight"):
+        assert np.isfinite(m[f"test/sb_ratio_vs_baseline_{wp}"]) and np.isfinite(m[f"baseline/sb_{wp}"])
+    assert np.isfinite(m["test/eff_spread_medium"])
+    assert {f"test/auc_m{mt:.1f}" for mt in MASSES} <= set(m)  # untrained masses are in the test sample
+    assert m["test/input_set"] == "shower_track"
+    with uproot.open(run_dir / "predictions.root") as f:
+        tree = f["predictions"]
+        assert tree.classname == "TTree"
+        branches = set(tree.keys())
+        arrays = tree.arrays(["A_mass", "label"], library="np")
+    wanted = {
+        "score_merged_photon",
+        "label",
+        "A_mass",
+        "pt",
+        "eta",
+        "baseline_score",
+        "wp_medium",
+        "baseline_wp_tight",
+    }
+    assert wanted <= branches
+    if mode == "multiclass":
+        assert {"score_single_photon", "score_qcd_fake", "predicted_class"} <= branches
+        rows = [
+            sum(m[f"test/confusion_{t}_as_{p}"] for p in ("qcd_fake", "merged_photon", "single_photon"))
+            for t in ("qcd_fake", "merged_photon", "single_photon")
+        ]
+        np.testing.assert_allclose(rows, 1.0)
+    sig_masses = np.unique(np.round(arrays["A_mass"][arrays["label"] == 1], 3))
+    np.testing.assert_allclose(sig_masses, MASSES, atol=1e-3)
+    assert (run_dir / "baseline" / "photon_id_bdt.json").exists()
+    assert (run_dir / "working_points.json").exists()
