@@ -26,8 +26,13 @@ DATA_KEYS = {
     "mode", "cache", "nonfinite", "synthetic",
 }
 SYNTHETIC_KEYS = {"n_train", "n_val", "n_test", "seed", "test_shift", "knobs", "workers"}
-#: branch-name patterns of truth information and generator latents: never network inputs
-TRUTH_PATTERN = re.compile(r"(^|_)(gen|truth|Truth|mc)_|^gen|truth|Truth|label|class6|iffTruth|isTruthMatched")
+#: truth information and generator latents (PHYSICS.md §7): never network inputs. Markers:
+#: gen_/truth prefixes, MC-truth classifications and labels, the sample id, the physics weight
+#: (a function of truth pT) and the T3 truth branches of the pseudoscalar A.
+TRUTH_PATTERN = re.compile(
+    r"(^gen|_gen_|truth|Truth|isTruthMatched|class6|^label$|^mcid$|weight_phys|FirstEgMother|firstEgMother"
+    r"|^A_(mass|pT|eta|phi|DR)$|^mHgen$)"
+)
 
 
 def branches_of(entry: Any) -> list[str]:
@@ -60,7 +65,7 @@ def synthetic_files(cfg: DictConfig) -> dict[str, list[str]]:
     unknown = set(syn.keys()) - SYNTHETIC_KEYS
     if unknown:
         raise EgmlError(f"unknown config key 'data.synthetic.{sorted(unknown)[0]}' (expected {sorted(SYNTHETIC_KEYS)})")
-    knobs = OmegaConf.to_container(syn.get("knobs") or {}, resolve=True)
+    knobs = OmegaConf.to_container(syn.knobs, resolve=True) if syn.get("knobs") is not None else {}
     cache_dir = Path(cfg.paths.cache_dir) / "data"
     out: dict[str, list[str]] = {}
     for split, n in (("train", syn.n_train), ("val", syn.n_val), ("test", syn.n_test)):

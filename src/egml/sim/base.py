@@ -65,7 +65,9 @@ class Shift:
         if isinstance(shift, dict):
             unknown = set(shift) - set(asdict(cls()))
             if unknown:
-                raise ValueError(f"unknown shift field(s) {sorted(unknown)}; expected {sorted(asdict(cls()))}")
+                raise ValueError(
+                    f"unknown shift field(s) {sorted(unknown)}; expected {sorted(asdict(cls()))}"
+                )
             return cls(**{k: float(v) for k, v in shift.items()})
         raise ValueError(f"shift must be a name, a dict or a Shift, got {type(shift).__name__}")
 

@@ -48,7 +48,9 @@ def generator_class(task: str | type) -> type:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
-        raise ValueError(f"generator for task {task!r} is not available: cannot import {module_name} ({err})") from err
+        raise ValueError(
+            f"generator for task {task!r} is not available: cannot import {module_name} ({err})"
+        ) from err
     obj = module
     for part in attr.split("."):
         obj = getattr(obj, part, None)
