@@ -65,7 +65,20 @@ CUT_SENSE = {
     "fracs1": "max",
     "weta1": "max",
 }
-REQUIRED = ("Rhad1", "Rhad", "Reta", "Rphi", "weta2", "f1", "deltae", "Eratio", "wtots1", "fracs1", "weta1", "e277")
+REQUIRED = (
+    "Rhad1",
+    "Rhad",
+    "Reta",
+    "Rphi",
+    "weta2",
+    "f1",
+    "deltae",
+    "Eratio",
+    "wtots1",
+    "fracs1",
+    "weta1",
+    "e277",
+)
 
 
 def _eta_bin(abs_eta: np.ndarray, edges: np.ndarray, skip_crack: bool) -> np.ndarray:
@@ -117,7 +130,9 @@ def photon_is_em(
     conv = np.asarray(converted, bool)
     ok = b >= 0
     for var, sense in CUT_SENSE.items():
-        cut = np.where(conv, np.asarray(TIGHT_CONVERTED[var], F32)[bi], np.asarray(TIGHT_UNCONVERTED[var], F32)[bi])
+        cut = np.where(
+            conv, np.asarray(TIGHT_CONVERTED[var], F32)[bi], np.asarray(TIGHT_UNCONVERTED[var], F32)[bi]
+        )
         if var == "Rhad":
             cut = np.where(et >= HIGH_ET_GEV, np.asarray(TIGHT_RHAD_HIGH_ET, F32)[bi], cut)
         x = rhad if var == "Rhad" else shapes[var]

@@ -23,7 +23,11 @@ MIDDLE_HALF_ETA, MIDDLE_HALF_PHI = 3, 5
 # 0.1 ≤ u < 0.9 and u ≥ 0.9 (identical rows where ATLAS does not split in u).
 _WETA2_TABLE: tuple[tuple[float, float, np.ndarray], ...] = (
     (0.0, 0.8, np.array([[0.0045, -0.0016, -0.0866], [0.005375, -0.0215, 0.0215], [-0.0562, 0.114, -0.053]])),
-    (0.8, 1.8, np.array([[0.0039, 0.00816, -0.145], [0.005075, -0.0203, 0.0203], [-0.0324, 0.0653, -0.0286]])),
+    (
+        0.8,
+        1.8,
+        np.array([[0.0039, 0.00816, -0.145], [0.005075, -0.0203, 0.0203], [-0.0324, 0.0653, -0.0286]]),
+    ),
     (1.8, 2.0, np.array([[0.0047, -0.0184, 0.0180]] * 3)),
     (2.0, 2.5, np.array([[0.0035, -0.0139, 0.0137]] * 3)),
 )
@@ -41,7 +45,9 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(ok, num / np.where(ok, den, 1), np.nan).astype(F32)
 
 
-def middle_shapes(e2: np.ndarray, eta_c: np.ndarray, phi_c: np.ndarray, endcap: np.ndarray) -> dict[str, np.ndarray]:
+def middle_shapes(
+    e2: np.ndarray, eta_c: np.ndarray, phi_c: np.ndarray, endcap: np.ndarray
+) -> dict[str, np.ndarray]:
     """Middle-layer variables of a (N, 7, 11) = (η, φ) L2 window centred on the hottest cell.
 
     ``eta_c`` (N, 7) and ``phi_c`` (N, 11) are the cell centres (φ relative or absolute, but
@@ -104,7 +110,9 @@ def weta2_corrected(weta2_raw: np.ndarray, eta2: np.ndarray, eta_cell: np.ndarra
     return (weta2_raw - corr).astype(F32)
 
 
-def layer_fractions(e0: np.ndarray, e1: np.ndarray, e2: np.ndarray, e3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def layer_fractions(
+    e0: np.ndarray, e1: np.ndarray, e2: np.ndarray, e3: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """f1 = E1/(E0+E1+E2+E3) and f3 = E3/(E0+E1+E2+E3), cluster layer sums (§2.3)."""
     tot = e0 + e1 + e2 + e3
     return _div(e1, tot), _div(e3, tot)
@@ -122,7 +130,14 @@ def weta1_correction(u1: np.ndarray, abs_eta: np.ndarray) -> np.ndarray:
     u2 = u1 * u1
     return np.select(
         [abs_eta < 1.0, abs_eta < 1.45, abs_eta < 1.5, abs_eta < 1.8, abs_eta < 2.0, abs_eta < 2.5],
-        [0.76 * u2, 0.85 * u2 - 1.9 * u2 * u2, 0 * u2, 0.85 * u2 - 1.9 * u2 * u2, 0.84 * u2, 0.40 * u2 + 2.1 * u2 * u2],
+        [
+            0.76 * u2,
+            0.85 * u2 - 1.9 * u2 * u2,
+            0 * u2,
+            0.85 * u2 - 1.9 * u2 * u2,
+            0.84 * u2,
+            0.40 * u2 + 2.1 * u2 * u2,
+        ],
         default=0 * u2,
     ).astype(F32)
 
@@ -206,7 +221,9 @@ def strip_shapes(
     return {name: np.where(bad, np.nan, v).astype(F32) for name, v in out.items()}
 
 
-def hadronic_leakage(e_had1: np.ndarray, e_had_all: np.ndarray, e_clus: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def hadronic_leakage(
+    e_had1: np.ndarray, e_had_all: np.ndarray, e_clus: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Rhad1 = E_T(HCAL layer 1)/E_T and Rhad = E_T(all HCAL layers)/E_T, same cells within
     ±0.12 of (η₂, φ₂) (§1.5, §2.3). Both E_T use the same cosh η₂, so it cancels."""
     return _div(e_had1, e_clus), _div(e_had_all, e_clus)
