@@ -7,13 +7,12 @@ import pytest
 
 from egml.sim.base import GenConfig
 from egml.sim.cms.candidates import draw_candidates
-from egml.sim.cms.ecal import _corner_grid
 from egml.sim.cms.higgs import delta_r, draw_h_to_aa, pt_eta_phi
 from egml.sim.cms.images import make_images
 from egml.sim.cms.merged import MergedPhotonGenerator
 from egml.sim.cms.response import EcalInstance
 from egml.sim.rng import block_rng
-from egml.sim.shower import corner_integral
+from egml.sim.shower import corner_grid, corner_integral
 
 T3_BRANCHES = (
     "SC_energy SC_time TracksPt TracksDxy TracksDz pho_pT pho_E pho_eta pho_phi pho_r9 pho_sieie pho_sieip "
@@ -57,7 +56,19 @@ def test_corner_grid_matches_shower_corner_integral() -> None:
     y = np.sort(rng.normal(0, 0.05, (3, 2, 5)), axis=-1).astype(np.float32)
     r = rng.uniform(0.005, 0.03, (3, 2)).astype(np.float32)
     ref = corner_integral(x[..., :, None], y[..., None, :], r[..., None, None])
-    np.testing.assert_allclose(_corner_grid(x, y, r), ref, atol=2e-7)
+    w = rng.uniform(0.5, 2.0, (3, 2)).astype(np.float32)
+    g = corner_grid(x.reshape(6, 6), y.reshape(6, 5), r.reshape(6), w.reshape(6)).reshape(3, 2, 6, 5)
+    np.testing.assert_allclose(g, w[..., None, None] * ref, atol=4e-7)
+    # two components in one call = the weighted sum of single-component grids
+    g2 = corner_grid(x[:, 0], y[:, 0], r, w)
+    np.testing.assert_allclose(
+        g2,
+        (
+            w[:, :, None, None]
+            * corner_integral(x[:, 0, None, :, None], y[:, 0, None, None, :], r[..., None, None])
+        ).sum(axis=1),
+        atol=4e-7,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.special import erf, gammainc
+from scipy.special import erf, gammainc, gammaln
 
 F32 = np.float32
 
@@ -82,6 +82,42 @@ def gamma_cdf(alpha: np.ndarray, beta: np.ndarray, t0: np.ndarray, depth: np.nda
     return gammainc(_f32(alpha), x).astype(F32)
 
 
+def gamma_cdf_pair(
+    alpha: np.ndarray, beta: np.ndarray, t0: np.ndarray, depth: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(α, x) and P(α+1, x) at x = β·max(0, depth − t0), float64 of the broadcast shape.
+
+    One ``gammainc`` call: P(α+1, x) = P(α, x) − x^α e^(−x)/Γ(α+1) (the recurrence of the
+    regularised incomplete gamma function), evaluated in float64.
+    """
+    alpha = _f32(alpha)
+    x = (np.maximum(_f32(depth) - _f32(t0), 0) * _f32(beta)).astype(np.float64)
+    a64 = np.broadcast_to(alpha, x.shape).astype(np.float64)
+    P = gammainc(a64, x)
+    with np.errstate(divide="ignore"):
+        log_term = a64 * np.log(x) - x - gammaln(a64 + 1)
+    return P, P - np.exp(log_term)
+
+
+def interval_fraction(
+    alpha: np.ndarray, P_a: tuple[np.ndarray, np.ndarray], P_b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(F, τ) of a depth interval [a, b] from ``gamma_cdf_pair`` at its two ends (§1.4).
+
+    F = ΔP(α); τ = (t̄ − t0)/T = α/(α−1)·ΔP(α+1)/ΔP(α), clipped to [0, 6]; F = τ = 0 where
+    ΔP(α) < 1e-12. Returns float32.
+    """
+    alpha = _f32(alpha)
+    dP = P_b[0] - P_a[0]
+    dP1 = P_b[1] - P_a[1]
+    ok = dP >= DP_MIN
+    safe = np.where(ok, dP, 1.0)
+    # (t̄ - t0)/T = (α/β)(dP1/dP) · β/(α-1) = α/(α-1) · dP1/dP
+    tau = alpha / np.maximum(alpha - 1, F32(1e-6)) * dP1 / safe
+    tau = np.where(ok, np.clip(tau, 0.0, TAU_MAX), 0.0).astype(F32)
+    return np.where(ok, dP, 0.0).astype(F32), tau
+
+
 def depth_fraction(
     alpha: np.ndarray, beta: np.ndarray, t0: np.ndarray, a: np.ndarray, b: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -91,20 +127,7 @@ def depth_fraction(
     t̄ = t0 + (α/β)·ΔP(α+1)/ΔP(α) and τ = (t̄ − t0)/T with T = (α−1)/β, clipped to [0, 6].
     F = τ = 0 where ΔP(α) < 1e-12. Returns float32 arrays of the broadcast shape.
     """
-    alpha = _f32(alpha)
-    beta = _f32(beta)
-    t0 = _f32(t0)
-    xa = np.maximum(_f32(a) - t0, 0) * beta
-    xb = np.maximum(_f32(b) - t0, 0) * beta
-    dP = gammainc(alpha, xb) - gammainc(alpha, xa)
-    dP1 = gammainc(alpha + 1, xb) - gammainc(alpha + 1, xa)
-    ok = dP >= DP_MIN
-    safe = np.where(ok, dP, 1.0)
-    # (t̄ - t0)/T = (α/β)(dP1/dP) · β/(α-1) = α/(α-1) · dP1/dP
-    tau = alpha / np.maximum(alpha - 1, F32(1e-6)) * dP1 / safe
-    tau = np.where(ok, np.clip(tau, 0.0, TAU_MAX), 0.0).astype(F32)
-    F = np.where(ok, dP, 0.0).astype(F32)
-    return F, tau
+    return interval_fraction(alpha, gamma_cdf_pair(alpha, beta, t0, a), gamma_cdf_pair(alpha, beta, t0, b))
 
 
 def lateral_params(
@@ -137,9 +160,8 @@ def corner_integral(X: np.ndarray, Y: np.ndarray, R: np.ndarray) -> np.ndarray:
     """G(X, Y; R) = ∫_0^X∫_0^Y R²/[π(x²+y²+R²)²] dy dx, odd in X and in Y; 4·G(∞,∞) = 1.
 
     G = (1/2π)[(X/a)·atan(Y/a) + (Y/b)·atan(X/b)], a = √(X²+R²), b = √(Y²+R²) (§1.4).
-    Broadcasts X, Y, R; pass X as (..., n, 1) and Y as (..., 1, m) for a corner grid so that a
-    and b are computed once per row / column. The arithmetic runs in torch (CPU, float32):
-    its vectorised atan is ~3× faster than NumPy's, and atan dominates the cost of the image.
+    Broadcasts X, Y, R (scalars or arrays). For corner grids use ``corner_grid``, which
+    computes a and b once per row / column.
     """
     Xt = torch.from_numpy(np.ascontiguousarray(X, dtype=F32))
     Yt = torch.from_numpy(np.ascontiguousarray(Y, dtype=F32))
@@ -148,6 +170,54 @@ def corner_integral(X: np.ndarray, Y: np.ndarray, R: np.ndarray) -> np.ndarray:
     b = torch.sqrt(Yt * Yt + R2)
     g = (Xt / a) * torch.atan(Yt / a) + (Yt / b) * torch.atan(Xt / b)
     return (g * (1 / (2 * np.pi))).numpy()
+
+
+def corner_grid(x: np.ndarray, y: np.ndarray, R: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Σ_c w_c·G(x_i, y_j; R_c) on the outer grid of corners, (M, nx, ny) float32 (§1.4).
+
+    x (M, nx), y (M, ny): corner coordinates relative to each object's impact; R, w (M, C): radii
+    and weights of C lateral components (e.g. E·F·p and E·F·(1−p) for the GFlash core and tail).
+    a = √(x²+R²) and b = √(y²+R²) are computed once per row / column, so a corner costs two
+    arctan per component. The arithmetic runs in torch (CPU, float32): its vectorised atan is
+    ~3× faster than NumPy's, and atan dominates the cost of the images.
+    """
+    xt = torch.from_numpy(np.require(x, F32, ["C", "W"]))
+    yt = torch.from_numpy(np.require(y, F32, ["C", "W"]))
+    R = np.ascontiguousarray(R, dtype=F32)
+    R = R[:, None] if R.ndim == 1 else R
+    w = np.ascontiguousarray(w, dtype=F32).reshape(R.shape)
+    Rt = torch.from_numpy(R)
+    wt = torch.from_numpy(w) * (1 / (2 * np.pi))
+    out = torch.zeros((xt.shape[0], xt.shape[1], yt.shape[1]), dtype=torch.float32)
+    for c in range(Rt.shape[1]):
+        r2 = (Rt[:, c] ** 2)[:, None]
+        inv_a = torch.rsqrt(xt * xt + r2)
+        inv_b = torch.rsqrt(yt * yt + r2)
+        u = torch.atan(yt[:, None, :] * inv_a[:, :, None])
+        u.mul_((xt * inv_a * wt[:, c : c + 1])[:, :, None])
+        out.add_(u)
+        u = torch.atan(xt[:, :, None] * inv_b[:, None, :])
+        u.mul_((yt * inv_b * wt[:, c : c + 1])[:, None, :])
+        out.add_(u)
+    return out.numpy()
+
+
+def gauss_corner_grid(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """w·Φ(x_i)·Φ(y_j) with Φ(u) = ½erf(u/(σ√2)): corner grid (M, nx, ny) of a circular Gaussian.
+
+    Its corner differences are the separable erf cell integrals (soft objects, hadrons, §0).
+    Float64, so that the far-tail cells keep their precision after differencing.
+    """
+    s = torch.from_numpy((np.maximum(_f32(sigma), F32(1e-6)) * np.sqrt(2)).astype(np.float64)[:, None])
+    cx = torch.special.erf(torch.from_numpy(np.asarray(x, np.float64)) / s)
+    cx *= torch.from_numpy(0.25 * np.asarray(w, np.float64))[:, None]
+    cy = torch.special.erf(torch.from_numpy(np.asarray(y, np.float64)) / s)
+    return (cx[:, :, None] * cy[:, None, :]).numpy()
+
+
+def corner_differences(g: np.ndarray) -> np.ndarray:
+    """Cell integrals from a corner grid: g[1:,1:] − g[:-1,1:] − g[1:,:-1] + g[:-1,:-1] over the last two axes."""
+    return g[..., 1:, 1:] - g[..., :-1, 1:] - g[..., 1:, :-1] + g[..., :-1, :-1]
 
 
 def _relative_edges(edges: np.ndarray, centre: np.ndarray, periodic: bool) -> np.ndarray:
@@ -186,13 +256,7 @@ def cell_fractions_exact(
     eta0, phi0 (M,): impact point; R (M,): component radius in (η, φ) units (R/r⊥).
     G is evaluated once per corner; φ is periodic.
     """
-    eta_edges = _f32(eta_edges)
-    phi_edges = _f32(phi_edges)
-    _check_edges(eta_edges, phi_edges, eta0)
-    X = _relative_edges(eta_edges, eta0, periodic=False)[:, :, None]
-    Y = _relative_edges(phi_edges, phi0, periodic=True)[:, None, :]
-    G = corner_integral(X, Y, _f32(R)[:, None, None])
-    return (G[:, 1:, 1:] - G[:, :-1, 1:] - G[:, 1:, :-1] + G[:, :-1, :-1]).astype(F32)
+    return cell_fractions_two_component(eta_edges, phi_edges, eta0, phi0, R, R, np.ones(np.shape(R), F32))
 
 
 def cell_fractions_two_component(
@@ -205,10 +269,14 @@ def cell_fractions_two_component(
     p: np.ndarray,
 ) -> np.ndarray:
     """p·(core fractions) + (1−p)·(tail fractions): the GFlash lateral profile per cell (M, nη, nφ)."""
-    fc = cell_fractions_exact(eta_edges, phi_edges, eta0, phi0, R_C)
-    ft = cell_fractions_exact(eta_edges, phi_edges, eta0, phi0, R_T)
-    p = _f32(p)[:, None, None]
-    return (p * fc + (1 - p) * ft).astype(F32)
+    eta_edges = _f32(eta_edges)
+    phi_edges = _f32(phi_edges)
+    _check_edges(eta_edges, phi_edges, eta0)
+    X = _relative_edges(eta_edges, eta0, periodic=False)
+    Y = _relative_edges(phi_edges, phi0, periodic=True)
+    p = _f32(p)
+    G = corner_grid(X, Y, np.stack([_f32(R_C), _f32(R_T)], axis=1), np.stack([p, 1 - p], axis=1))
+    return corner_differences(G).astype(F32)
 
 
 def cell_fractions_gauss(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from egml.sim.atlas.deposits import em_layer_deposits, hadron_deposits
+from egml.sim.atlas.deposits import em_layer_deposits, hadron_deposits, scatter_corner_grids
 from egml.sim.atlas.geometry import (
     ALL_LAYERS,
     EM_LAYERS,
@@ -128,23 +128,6 @@ class CaloCells:
         return self.layers[layer]
 
 
-def _scatter_windows(
-    grids: dict[int, LayerGrid], deposits: dict[int, list[tuple]], n: int
-) -> dict[int, np.ndarray]:
-    """Sum flat per-object cell fractions into (N, nη, nφ) windows with bincount."""
-    out = {}
-    for layer, grid in grids.items():
-        ne, nph = grid.shape
-        total = np.zeros(n * ne * nph, np.float64)
-        for cand, values in deposits.get(layer, []):
-            if len(cand) == 0:
-                continue
-            idx = (cand[:, None] * (ne * nph) + np.arange(ne * nph)).ravel()
-            total += np.bincount(idx, weights=values.reshape(-1).astype(np.float64), minlength=total.size)
-        out[layer] = total.reshape(n, ne, nph).astype(F32)
-    return out
-
-
 def simulate_calorimeter(
     em: EMObjects,
     had: HadronObjects | None,
@@ -195,7 +178,7 @@ def simulate_calorimeter(
     deposits: dict[int, list[tuple]] = {layer: [] for layer in ALL_LAYERS}
     for layer in ALL_LAYERS:
         deposits[layer] += ed.cells.get(layer, []) + hd.cells.get(layer, [])
-    expected = _scatter_windows(grids, deposits, n)
+    expected = scatter_corner_grids(grids, deposits, n)
     expected[PS] *= F32(knobs.w_PS)
 
     layers = {}

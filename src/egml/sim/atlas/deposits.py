@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from scipy.special import gammainc, gammaincinv
 
 from egml.sim import shower
@@ -50,11 +51,13 @@ def _wrap(x: np.ndarray) -> np.ndarray:
     return (x + F32(np.pi)) % F32(2 * np.pi) - F32(np.pi)
 
 
-def _near_window(grid: geo.LayerGrid, eta_L: np.ndarray, phi: np.ndarray, margin: np.ndarray) -> np.ndarray:
-    """(N, K) True where an object (eta_L, phi) lies within its candidate's window ± margin."""
-    lo, hi = grid.eta_edges[:, :1], grid.eta_edges[:, -1:]
-    pc = 0.5 * (grid.phi_edges[:, :1] + grid.phi_edges[:, -1:])
-    ph = 0.5 * (grid.phi_edges[:, -1:] - grid.phi_edges[:, :1])
+def _near_window(
+    grid: geo.LayerGrid, cand: np.ndarray, eta_L: np.ndarray, phi: np.ndarray, margin: np.ndarray | float
+) -> np.ndarray:
+    """(M,) True where flat objects (eta_L, phi) of candidates ``cand`` lie within the window ± margin."""
+    lo, hi = grid.eta_edges[cand, 0], grid.eta_edges[cand, -1]
+    p0, p1 = grid.phi_edges[cand, 0], grid.phi_edges[cand, -1]
+    pc, ph = F32(0.5) * (p0 + p1), F32(0.5) * (p1 - p0)
     return (eta_L > lo - margin) & (eta_L < hi + margin) & (np.abs(_wrap(phi - pc)) < ph + margin)
 
 
@@ -64,25 +67,34 @@ def _exists_at(layer: int, eta_L: np.ndarray) -> np.ndarray:
     return exists[i]
 
 
+def _relative_corners(
+    grid: geo.LayerGrid, cand: np.ndarray, eta_L: np.ndarray, phi: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Window corner coordinates relative to each object's impact: η (M, nη+1), φ (M, nφ+1).
+
+    φ differences are wrapped once at the first edge, keeping the edges' order."""
+    x = grid.eta_edges[cand] - eta_L[:, None]
+    ph = grid.phi_edges[cand]
+    first = _wrap(ph[:, :1] - phi[:, None])
+    return x, first + (ph - ph[:, :1])
+
+
 def gauss_pieces(
     grid: geo.LayerGrid,
-    sel: np.ndarray,
+    cand: np.ndarray,
     eta_L: np.ndarray,
     phi: np.ndarray,
     energy: np.ndarray,
     sigma: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flat erf-integral deposits of the selected (N, K) objects into their candidate's window."""
-    cand, k = np.nonzero(sel)
-    frac = shower.cell_fractions_gauss(
-        grid.eta_edges[cand], grid.phi_edges[cand], eta_L[cand, k], phi[cand, k], sigma[cand, k]
-    )
-    return cand, (frac * energy[cand, k][:, None, None]).reshape(len(cand), grid.shape[0] * grid.shape[1])
+    """Erf-integral corner grids (M, nη+1, nφ+1) of flat objects of candidates ``cand`` (sorted)."""
+    x, y = _relative_corners(grid, cand, eta_L, phi)
+    return cand, shower.gauss_corner_grid(x, y, sigma, energy)
 
 
 def exact_pieces(
     grid: geo.LayerGrid,
-    sel: np.ndarray,
+    cand: np.ndarray,
     eta_L: np.ndarray,
     phi: np.ndarray,
     energy: np.ndarray,
@@ -90,18 +102,30 @@ def exact_pieces(
     R_T: np.ndarray,
     p: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Flat exact two-component deposits (corner integral G) of the selected objects."""
-    cand, k = np.nonzero(sel)
-    frac = shower.cell_fractions_two_component(
-        grid.eta_edges[cand],
-        grid.phi_edges[cand],
-        eta_L[cand, k],
-        phi[cand, k],
-        R_C[cand, k],
-        R_T[cand, k],
-        p[cand, k],
-    )
-    return cand, (frac * energy[cand, k][:, None, None]).reshape(len(cand), grid.shape[0] * grid.shape[1])
+    """Exact two-component corner grids E·[p·G(R_C) + (1−p)·G(R_T)] (M, nη+1, nφ+1) of flat objects."""
+    x, y = _relative_corners(grid, cand, eta_L, phi)
+    R = np.stack([R_C, R_T], axis=1)
+    w = energy[:, None] * np.stack([p, 1 - p], axis=1)
+    return cand, shower.corner_grid(x, y, R, w)
+
+
+def scatter_corner_grids(grids: dict[int, geo.LayerGrid], pieces: Pieces, n: int) -> dict[int, np.ndarray]:
+    """Expected deposits (N, nη, nφ) float32 per layer from the pieces' corner grids.
+
+    G and the erf products are linear in the energies and every object of a candidate uses the
+    candidate's window, so the corner grids are summed per candidate (float64 ``index_add_`` on
+    the flat candidate index) and differenced once (§0: scatter-add on flat arrays).
+    """
+    out = {}
+    for layer, grid in grids.items():
+        ne, nph = grid.shape
+        acc = torch.zeros((n, (ne + 1) * (nph + 1)), dtype=torch.float64)
+        for cand, corners in pieces.get(layer, []):
+            if len(cand):
+                src = torch.from_numpy(np.ascontiguousarray(corners).reshape(len(cand), -1))
+                acc.index_add_(0, torch.from_numpy(cand), src.to(torch.float64))
+        out[layer] = shower.corner_differences(acc.numpy().reshape(n, ne + 1, nph + 1)).astype(F32)
+    return out
 
 
 @dataclass
@@ -114,16 +138,14 @@ class EMDeposits:
     E_leak_long: np.ndarray
 
 
-def _layer_intervals(alpha, beta, t0, bounds, l2_subslices):
-    """[(layer, a, b)] depth intervals of L1, L2 (optionally two equal-energy slices), L3."""
-    b0, b1, b2, b3 = (bounds[..., i] for i in range(4))
-    if l2_subslices == 1:
-        return [(geo.L1, b0, b1), (geo.L2, b1, b2), (geo.L3, b2, b3)]
-    pa = gammainc(alpha, np.maximum(b1 - t0, 0) * beta)
-    pb = gammainc(alpha, np.maximum(b2 - t0, 0) * beta)
-    mid = t0 + gammaincinv(alpha, 0.5 * (pa + pb)) / beta
-    mid = np.clip(np.where(pb - pa > shower.DP_MIN, mid, 0.5 * (b1 + b2)), b1, b2).astype(F32)
-    return [(geo.L1, b0, b1), (geo.L2, b1, mid), (geo.L2, mid, b2), (geo.L3, b2, b3)]
+def _l2_midpoint(alpha, beta, t0, b1, b2, P1, P2):
+    """Equal-energy split depth of L2 (``l2_subslices = 2``), from P(α) at its two ends."""
+    mid = t0 + gammaincinv(alpha.astype(np.float64), 0.5 * (P1 + P2)) / beta
+    return np.clip(np.where(P2 - P1 > shower.DP_MIN, mid, 0.5 * (b1 + b2)), b1, b2).astype(F32)
+
+
+def _per_candidate(cand: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(cand, weights=values, minlength=n).astype(F32)
 
 
 def em_layer_deposits(
@@ -133,43 +155,60 @@ def em_layer_deposits(
     rng: np.random.Generator,
     knobs: CaloKnobs,
 ) -> EMDeposits:
-    """Longitudinal + lateral deposits of EM objects in PS, L1–L3 and (leakage) the first hadronic layer."""
+    """Longitudinal + lateral deposits of EM objects in PS, L1–L3 and (leakage) the first hadronic layer.
+
+    The GFlash draws are made on the padded (N, K) shape (§0 rule 5); everything else runs on
+    the flat list of real objects. P(α, ·) and P(α+1, ·) are evaluated once per object at each
+    distinct depth boundary (PS, accordion front, L1/L2, L2/L3, back).
+    """
     n, k = em.E.shape
     r1, r2 = rng.standard_normal((2, n, k), dtype=F32)
-    E = np.where(em.mask, em.E, 0).astype(F32)
-    abs_eta = np.abs(em.eta)
+    cand, slot = np.nonzero(em.mask)
+    E, eta, phi, t0 = em.E[cand, slot], em.eta[cand, slot], em.phi[cand, slot], em.t0[cand, slot]
+    zv = z_v[cand]
+    abs_eta = np.abs(eta)
     R_M, Ec, Z = geo.medium_arrays(abs_eta)
     R_M = R_M * F32(knobs.moliere_scale)
-    alpha, beta, _ = shower.longitudinal_params(E, Z, Ec, r1, r2, knobs.k_T_long, knobs.k_alpha_long)
-    t0 = em.t0
+    alpha, beta, _ = shower.longitudinal_params(
+        E, Z, Ec, r1[cand, slot], r2[cand, slot], knobs.k_T_long, knobs.k_alpha_long
+    )
     x_up = material.X_up(abs_eta, knobs.mat_scale)
     x_ps = x_up - F32(material.PS_TO_ACCORDION)
     d_ps = geo.presampler_depth(abs_eta)
     bounds = geo.depth_boundaries(abs_eta, x_up)
-    zv = z_v[:, None]
-    E_cand = E.sum(axis=1, keepdims=True)
+    E_cand = np.bincount(cand, weights=E, minlength=n).astype(F32)[cand]
     soft = E < np.maximum(F32(SOFT_E_MIN), F32(SOFT_E_FRACTION) * E_cand)
     widen = 1 + F32(knobs.kappa_pre) * np.maximum(x_up - t0, 0) / x_up  # upstream start, PS and L1
 
-    F_ps, tau_ps = shower.depth_fraction(alpha, beta, t0, x_ps, x_ps + d_ps)
-    P_up = shower.gamma_cdf(alpha, beta, t0, x_up)
-    P_ps_end = shower.gamma_cdf(alpha, beta, t0, x_ps + d_ps)
-    P_end = shower.gamma_cdf(alpha, beta, t0, bounds[..., 3])
-    ps_exists = _exists_at(geo.PS, geo.impact_eta(em.eta, zv, geo.PS))
+    # P(α, ·), P(α+1, ·) at PS front, PS back, X_up = accordion front, L1/L2, L2/L3, back
+    depths = np.stack([x_ps, x_ps + d_ps, bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3]])
+    P, P1 = shower.gamma_cdf_pair(alpha, beta, t0, depths)
+    at = [(P[i], P1[i]) for i in range(len(depths))]
+    F_ps, tau_ps = shower.interval_fraction(alpha, at[0], at[1])
+    P_up, P_ps_end, P_end = P[2].astype(F32), P[1].astype(F32), P[5].astype(F32)
+    ps_exists = _exists_at(geo.PS, geo.impact_eta(eta, zv, geo.PS))
     E_PS_dep = E * F_ps * ps_exists
 
-    slices = [(geo.PS, F_ps * ps_exists, tau_ps)]
-    for layer, a, b in _layer_intervals(alpha, beta, t0, bounds, knobs.l2_subslices):
-        F, tau = shower.depth_fraction(alpha, beta, t0, a, b)
-        slices.append((layer, F, tau))
+    slices = [(geo.PS, F_ps * ps_exists, tau_ps), (geo.L1, *shower.interval_fraction(alpha, at[2], at[3]))]
+    if knobs.l2_subslices == 1:
+        slices.append((geo.L2, *shower.interval_fraction(alpha, at[3], at[4])))
+    else:
+        mid = _l2_midpoint(alpha, beta, t0, bounds[:, 1], bounds[:, 2], P[3], P[4])
+        at_mid = shower.gamma_cdf_pair(alpha, beta, t0, mid)
+        slices.append((geo.L2, *shower.interval_fraction(alpha, at[3], at_mid)))
+        slices.append((geo.L2, *shower.interval_fraction(alpha, at_mid, at[4])))
+    slices.append((geo.L3, *shower.interval_fraction(alpha, at[4], at[5])))
 
     cells: Pieces = {layer: [] for layer in geo.ALL_LAYERS}
     layer_total = {layer: np.zeros(n, F32) for layer in geo.EM_LAYERS}
-    missing = np.zeros((n, k), F32)
-    sigma_l3 = np.full((n, k), F32(0.05))
+    missing = np.zeros(len(E), F32)
+    sigma_l3 = np.full(len(E), F32(0.05))
+    eta_at = {}
     for layer, F, tau in slices:
         grid = grids[layer]
-        eta_L = geo.impact_eta(em.eta, zv, layer)
+        if layer not in eta_at:
+            eta_at[layer] = geo.impact_eta(eta, zv, layer)
+        eta_L = eta_at[layer]
         r_perp = geo.transverse_radius(layer, eta_L)
         R_C, R_T, p = shower.lateral_params(E, tau, Z)
         scale = R_M / r_perp * (widen if layer in (geo.PS, geo.L1) else F32(1))
@@ -179,29 +218,34 @@ def em_layer_deposits(
         exists = _exists_at(layer, eta_L)
         if layer != geo.PS:
             missing += np.where(exists, 0, dep)
-        layer_total[layer] += np.where(exists, dep, 0).sum(axis=1)
+        layer_total[layer] += _per_candidate(cand, np.where(exists, dep, 0), n)
         sigma = shower.soft_sigma(R_C, R_T, p)
         if layer == geo.L3:
             sigma_l3 = sigma
-        live = em.mask & (dep > 0)
-        near = live & _near_window(grid, eta_L, em.phi, F32(WINDOW_MARGIN_RADII) * np.maximum(R_T, sigma))
-        cells[layer].append(exact_pieces(grid, near & ~soft, eta_L, em.phi, dep, R_C, R_T, p))
-        cells[layer].append(gauss_pieces(grid, near & soft, eta_L, em.phi, dep, sigma))
+        margin = F32(WINDOW_MARGIN_RADII) * np.maximum(R_T, sigma)
+        near = (dep > 0) & _near_window(grid, cand, eta_L, phi, margin)
+        ex, ga = np.flatnonzero(near & ~soft), np.flatnonzero(near & soft)
+        cells[layer].append(
+            exact_pieces(grid, cand[ex], eta_L[ex], phi[ex], dep[ex], R_C[ex], R_T[ex], p[ex])
+        )
+        cells[layer].append(gauss_pieces(grid, cand[ga], eta_L[ga], phi[ga], dep[ga], sigma[ga]))
 
     # longitudinal leakage behind the accordion lands in the first hadronic layer (§1.5)
     leak = E * (1 - P_end)
     grid = grids[geo.HAD1]
-    eta_h = geo.impact_eta(em.eta, zv, geo.HAD1)
-    near = em.mask & (leak > 0) & _near_window(grid, eta_h, em.phi, F32(WINDOW_MARGIN_RADII) * sigma_l3)
-    cells[geo.HAD1].append(gauss_pieces(grid, near, eta_h, em.phi, leak, sigma_l3))
+    eta_h = geo.impact_eta(eta, zv, geo.HAD1)
+    near = np.flatnonzero(
+        (leak > 0) & _near_window(grid, cand, eta_h, phi, F32(WINDOW_MARGIN_RADII) * sigma_l3)
+    )
+    cells[geo.HAD1].append(gauss_pieces(grid, cand[near], eta_h[near], phi[near], leak[near], sigma_l3[near]))
 
     return EMDeposits(
         cells=cells,
         layer_total=layer_total,
-        E_up=(E * P_up).sum(axis=1) - E_PS_dep.sum(axis=1),
-        E_PS_dep=E_PS_dep.sum(axis=1).astype(F32),
-        E_PS_L1_dead=(E * np.maximum(P_up - P_ps_end, 0)).sum(axis=1).astype(F32),
-        E_leak_long=(leak + missing).sum(axis=1).astype(F32),
+        E_up=_per_candidate(cand, E * P_up, n) - _per_candidate(cand, E_PS_dep, n),
+        E_PS_dep=_per_candidate(cand, E_PS_dep, n),
+        E_PS_L1_dead=_per_candidate(cand, E * np.maximum(P_up - P_ps_end, 0), n),
+        E_leak_long=_per_candidate(cand, leak + missing, n),
     )
 
 
@@ -246,28 +290,44 @@ def hadron_deposits(
         (geo.L3, lam_b[..., 2], lam_b[..., 3]),
     ] + [(layer, F32(had_edges[i]), F32(had_edges[i + 1])) for i, layer in enumerate(geo.HAD_LAYERS)]
 
-    zv = z_v[:, None]
+    # flat real hadrons from here on (draws above stay on the padded shape)
+    cand, slot = np.nonzero(had.mask)
+    zv = z_v[cand]
+    h_eta, h_phi, h_broad, h_t = (
+        had.eta[cand, slot],
+        had.phi[cand, slot],
+        broad[cand, slot],
+        t_int[cand, slot],
+    )
+    charged = had.charged[cand, slot]
     cells: Pieces = {layer: [] for layer in geo.ALL_LAYERS}
-    total = np.zeros(n, F32)
-    mip_depth = np.minimum(t_int, F32(EM_CALO_DEPTH_LAMBDA))
+    total = np.zeros(len(cand), np.float64)
+    mip_depth = np.minimum(h_t, F32(EM_CALO_DEPTH_LAMBDA))
     for layer, a, b in intervals:
-        frac = gammainc(F32(HAD_LONG_SHAPE), np.maximum(b - t_int, 0)) - gammainc(
-            F32(HAD_LONG_SHAPE), np.maximum(a - t_int, 0)
+        if np.ndim(a):
+            a, b = a[cand, slot], b[cand, slot]
+        frac = gammainc(F32(HAD_LONG_SHAPE), np.maximum(b - h_t, 0)) - gammainc(
+            F32(HAD_LONG_SHAPE), np.maximum(a - h_t, 0)
         )
-        dep = (broad * frac).astype(F32)
+        dep = (h_broad * frac).astype(F32)
         grid = grids[layer]
-        eta_L = geo.impact_eta(had.eta, zv, layer)
-        sig = np.full((n, k), F32(HAD_SIGMA))
-        near = had.mask & (dep > 0) & _near_window(grid, eta_L, had.phi, F32(WINDOW_MARGIN_RADII * HAD_SIGMA))
-        cells[layer].append(gauss_pieces(grid, near, eta_L, had.phi, dep, sig))
-        total += dep.sum(axis=1)
+        eta_L = geo.impact_eta(h_eta, zv, layer)
+        near = np.flatnonzero(
+            (dep > 0) & _near_window(grid, cand, eta_L, h_phi, F32(WINDOW_MARGIN_RADII * HAD_SIGMA))
+        )
+        sig = np.full(len(near), F32(HAD_SIGMA))
+        cells[layer].append(gauss_pieces(grid, cand[near], eta_L[near], h_phi[near], dep[near], sig))
+        total += dep
         if layer in (geo.L1, geo.L2, geo.L3):
             # MIP ionisation ∝ path length in the layer up to the first interaction
             overlap = np.clip(np.minimum(b, mip_depth) - a, 0, None)
-            mip = np.where(had.charged, F32(MIP_EM_SCALE_GEV / EM_CALO_DEPTH_LAMBDA) * overlap, 0) * had.mask
-            mip = mip.astype(F32)
-            sig_m = np.full((n, k), F32(MIP_SIGMA))
-            near_m = (mip > 0) & _near_window(grid, eta_L, had.phi, F32(WINDOW_MARGIN_RADII * MIP_SIGMA))
-            cells[layer].append(gauss_pieces(grid, near_m, eta_L, had.phi, mip, sig_m))
-            total += mip.sum(axis=1)
-    return HadronDeposits(cells, sub, total.astype(F32))
+            mip = np.where(charged, F32(MIP_EM_SCALE_GEV / EM_CALO_DEPTH_LAMBDA) * overlap, 0).astype(F32)
+            near_m = np.flatnonzero(
+                (mip > 0) & _near_window(grid, cand, eta_L, h_phi, F32(WINDOW_MARGIN_RADII * MIP_SIGMA))
+            )
+            sig_m = np.full(len(near_m), F32(MIP_SIGMA))
+            cells[layer].append(
+                gauss_pieces(grid, cand[near_m], eta_L[near_m], h_phi[near_m], mip[near_m], sig_m)
+            )
+            total += mip
+    return HadronDeposits(cells, sub, np.bincount(cand, weights=total, minlength=n).astype(F32))

@@ -18,6 +18,7 @@ Energy beyond the 25.8 X0 crystals is returned as longitudinal leakage (it feeds
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.special import erf, gammainc, gammaincinv
 
 from egml.sim.cms.geometry import (
@@ -35,7 +36,14 @@ from egml.sim.cms.geometry import (
     wrap_phi,
 )
 from egml.sim.cms.objects import EMShowers, HadronDeposits
-from egml.sim.shower import gamma_cdf, lateral_params, longitudinal_params, soft_sigma
+from egml.sim.shower import (
+    corner_differences,
+    corner_grid,
+    gamma_cdf,
+    lateral_params,
+    longitudinal_params,
+    soft_sigma,
+)
 
 F32 = np.float32
 N_SLICES = 8  # equal-energy depth slices (§4)
@@ -50,7 +58,9 @@ def _scatter(out: np.ndarray, cand: np.ndarray, rows: np.ndarray, cols: np.ndarr
     s = out.shape[1]
     ok = (rows[:, :, None] >= 0) & (rows[:, :, None] < s) & (cols[:, None, :] >= 0) & (cols[:, None, :] < s)
     flat = (cand[:, None, None] * s + rows[:, :, None]) * s + cols[:, None, :]
-    out.ravel()[:] += np.bincount(flat[ok], weights=e[ok], minlength=out.size).astype(F32)
+    # scatter-add of only the touched crystals (a full-size bincount per chunk costs O(N·S²))
+    target = torch.from_numpy(out).view(-1)
+    target.index_add_(0, torch.from_numpy(flat[ok]), torch.from_numpy(np.ascontiguousarray(e[ok], dtype=F32)))
 
 
 def _local_grid(win: CrystalWindow, cand: np.ndarray, eta: np.ndarray, phi: np.ndarray, n: int):
@@ -65,18 +75,6 @@ def _local_grid(win: CrystalWindow, cand: np.ndarray, eta: np.ndarray, phi: np.n
     eta_lo = ie0.astype(F32) * DETA
     phi_lo = ip0.astype(F32) * DPHI - F32(np.pi)
     return rows, cols, eta_lo, phi_lo
-
-
-def _corner_grid(x: np.ndarray, y: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """G(X, Y; R) of ``egml.sim.shower.corner_integral`` on the outer grid of x (..., nx) and
-    y (..., ny) for radii r (...): the per-axis terms X/a, 1/a, Y/b, 1/b are computed once, so a
-    corner costs two arctan (2× faster than broadcasting ``corner_integral``)."""
-    r2 = (r * r)[..., None]
-    inv_a = 1 / np.sqrt(x * x + r2)
-    inv_b = 1 / np.sqrt(y * y + r2)
-    g = (x * inv_a)[..., :, None] * np.arctan(y[..., None, :] * inv_a[..., :, None])
-    g += (y * inv_b)[..., None, :] * np.arctan(x[..., :, None] * inv_b[..., None, :])
-    return g * F32(1 / (2 * np.pi))
 
 
 def _slices(alpha, beta, t0, f_tot, n_slices):
@@ -135,10 +133,11 @@ def deposit_em(
                 w = (E * f / n_slices)[:, None, None] * np.stack([p, 1 - p], axis=-1)
                 xe = (eta_lo[:, None, None] + edges * DETA) - eta_k[:, :, None]  # (M, 8, L+1)
                 yp = wrap_phi(phi_lo - phi)[:, None] + edges * DPHI  # (M, L+1)
-                yk = np.broadcast_to(yp[:, None, None, :], radii.shape + yp.shape[-1:])
-                g = _corner_grid(xe[:, :, None, :], yk, radii)
-                g = np.einsum("msc,msc...->m...", w, g)
-                e = g[:, 1:, 1:] - g[:, :-1, 1:] - g[:, 1:, :-1] + g[:, :-1, :-1]
+                ms = xe.shape[0] * n_slices  # one corner grid per (object, slice), weights summed
+                yk = np.broadcast_to(yp[:, None, :], (len(yp), n_slices, yp.shape[-1])).reshape(ms, -1)
+                g = corner_grid(xe.reshape(ms, -1), yk, radii.reshape(ms, 2), w.reshape(ms, 2))
+                g = g.reshape(len(yp), n_slices, *g.shape[1:]).sum(axis=1)
+                e = corner_differences(g)
             else:
                 t_mean = t0 + (a / b) * (
                     gammainc(a + 1, b * np.maximum(CRYSTAL_DEPTH_X0 - t0, 0)) / np.maximum(f, 1e-12)
