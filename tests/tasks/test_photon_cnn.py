@@ -37,13 +37,14 @@ def _check_outputs(run_dir: Path, outputs: tuple[str, ...]) -> dict:
 def test_cli_run_writes_every_output(egml_cache: Path, tmp_path: Path, tiny_overrides) -> None:
     run_dir = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "egml", "task=photon_cnn", *tiny_overrides(egml_cache, run_dir)],
+        [sys.executable, "-m", "egml", "task=photon_cnn", *tiny_overrides(egml_cache, run_dir), "logger=default"],
         capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     _check_outputs(run_dir, ("combined",))
     assert (run_dir / "config.yaml").exists() and (run_dir / "egml_run.json").exists()
     assert list((run_dir / "csv").glob("metrics.csv"))
+    assert list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))  # W&B offline, no account needed
 
 
 @pytest.mark.parametrize(

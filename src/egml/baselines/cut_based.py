@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from egml.atomic import atomic_write_json
 from egml.physics.photon_menu import CUT_SENSE, E277_MIN_GEV, F1_MIN
 from egml.physics.shower_shapes import menu_rhad
-from egml.run.run_info import atomic_write_json
 
 ETA_EDGES = np.array([0.0, 0.6, 0.8, 1.15, 1.37, 1.52, 1.81, 2.01, 2.37, 2.47])
 ET_EDGES = np.array([0.0, 10, 15, 20, 25, 30, 40, 50, 60, 80, 100, 250, np.inf])  # GeV (§2.4)

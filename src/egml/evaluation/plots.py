@@ -8,7 +8,6 @@ atomically, and returns the path. Names are consistent across tasks: ``roc``,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -17,6 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+from egml.atomic import atomic_path
 
 STYLES = {"ATLAS": "ATLAS", "CMS": "CMS"}
 
@@ -56,9 +57,8 @@ class PlotWriter:
         path = self.out_dir / f"{name}.png"
         for fmt in self.formats:
             target = self.out_dir / f"{name}.{fmt}"
-            tmp = self.out_dir / f".{name}.tmp.{fmt}"
-            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=fmt)
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, dpi=110, bbox_inches="tight", format=fmt)
         plt.close(fig)
         return path
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from egml.atomic import atomic_write_json
 from egml.evaluation.binning import bin_index, check_edges
 from egml.evaluation.roc import (
     binomial_efficiency,
@@ -221,17 +221,7 @@ def save_working_points(
         "metadata": dict(metadata or {}),
         "working_points": {key: wp.to_dict() for key, wp in maps.items()},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1, allow_nan=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, payload, allow_nan=False, indent=1)
 
 
 def load_working_points(path: str | os.PathLike) -> dict[str, WorkingPointMap]:

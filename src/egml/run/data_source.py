@@ -21,9 +21,27 @@ from egml.errors import EgmlError
 log = logging.getLogger("egml")
 
 DATA_KEYS = {
-    "tree", "files", "train_files", "val_files", "test_files", "selection", "objects", "event_id", "split",
-    "branch_map", "inputs", "normalize", "label", "reweight", "batch_size", "eval_batch_size", "num_workers",
-    "mode", "cache", "nonfinite", "synthetic",
+    "tree",
+    "files",
+    "train_files",
+    "val_files",
+    "test_files",
+    "selection",
+    "objects",
+    "event_id",
+    "split",
+    "branch_map",
+    "inputs",
+    "normalize",
+    "label",
+    "reweight",
+    "batch_size",
+    "eval_batch_size",
+    "num_workers",
+    "mode",
+    "cache",
+    "nonfinite",
+    "synthetic",
 }
 SYNTHETIC_KEYS = {"n_train", "n_val", "n_test", "seed", "test_shift", "knobs", "workers"}
 #: truth information and generator latents (PHYSICS.md §7): never network inputs. Markers:
@@ -48,7 +66,9 @@ def check_inputs_are_not_truth(branch_map: Mapping[str, Any], inputs: list[str])
     """Truth fields and generator latents can never be network inputs (PHYSICS.md §0 rule 1)."""
     for field in inputs:
         if field not in branch_map:
-            raise EgmlError(f"config key 'data.inputs' names field '{field}', which is not in data.branch_map")
+            raise EgmlError(
+                f"config key 'data.inputs' names field '{field}', which is not in data.branch_map"
+            )
         for branch in branches_of(branch_map[field]):
             if TRUTH_PATTERN.search(branch):
                 raise EgmlError(
@@ -64,14 +84,22 @@ def synthetic_files(cfg: DictConfig) -> dict[str, list[str]]:
     syn = cfg.data.synthetic
     unknown = set(syn.keys()) - SYNTHETIC_KEYS
     if unknown:
-        raise EgmlError(f"unknown config key 'data.synthetic.{sorted(unknown)[0]}' (expected {sorted(SYNTHETIC_KEYS)})")
+        raise EgmlError(
+            f"unknown config key 'data.synthetic.{sorted(unknown)[0]}' (expected {sorted(SYNTHETIC_KEYS)})"
+        )
     knobs = OmegaConf.to_container(syn.knobs, resolve=True) if syn.get("knobs") is not None else {}
     cache_dir = Path(cfg.paths.cache_dir) / "data"
     out: dict[str, list[str]] = {}
     for split, n in (("train", syn.n_train), ("val", syn.n_val), ("test", syn.n_test)):
         shift = syn.test_shift if split == "test" else None
         path = ensure_dataset(
-            cfg.task.name, split, int(n), seed=int(syn.seed), shift=shift, cache_dir=cache_dir, knobs=knobs,
+            cfg.task.name,
+            split,
+            int(n),
+            seed=int(syn.seed),
+            shift=shift,
+            cache_dir=cache_dir,
+            knobs=knobs,
             workers=int(syn.get("workers") or 1),
         )
         out[split] = [str(path)]
@@ -89,18 +117,36 @@ def build_datamodule(cfg: DictConfig, task_cls: Any) -> Any:
     fields = [f for f in dict.fromkeys(wanted) if f in branch_map]
     for f in getattr(task_cls, "required_fields", ()):
         if f not in branch_map:
-            raise EgmlError(f"config key 'data.branch_map' lacks field '{f}', which task '{cfg.task.name}' needs")
+            raise EgmlError(
+                f"config key 'data.branch_map' lacks field '{f}', which task '{cfg.task.name}' needs"
+            )
 
-    files = {"files": d.files, "train_files": d.train_files, "val_files": d.val_files, "test_files": d.test_files}
-    files = {k: (OmegaConf.to_container(v) if v is not None and not isinstance(v, str) else v) for k, v in files.items()}
+    files = {
+        "files": d.files,
+        "train_files": d.train_files,
+        "val_files": d.val_files,
+        "test_files": d.test_files,
+    }
+    files = {
+        k: (OmegaConf.to_container(v) if v is not None and not isinstance(v, str) else v)
+        for k, v in files.items()
+    }
     if all(v is None for v in files.values()):
         files.update({f"{k}_files": v for k, v in synthetic_files(cfg).items()})
-    split_key = OmegaConf.to_container(d.event_id) if d.event_id is not None and not isinstance(d.event_id, str) else d.event_id
+    split_key = (
+        OmegaConf.to_container(d.event_id)
+        if d.event_id is not None and not isinstance(d.event_id, str)
+        else d.event_id
+    )
     reweighting = None
     if d.reweight is not None:
         rw = d.reweight
-        reweighting = {"pt": rw.variables[0], "label": d.label, "target": rw.target,
-                       "pt_bins": list(rw.edges[rw.variables[0]])}
+        reweighting = {
+            "pt": rw.variables[0],
+            "label": d.label,
+            "target": rw.target,
+            "pt_bins": list(rw.edges[rw.variables[0]]),
+        }
         if len(rw.variables) > 1:
             reweighting["eta"] = rw.variables[1]
             reweighting["eta_bins"] = list(rw.edges[rw.variables[1]])

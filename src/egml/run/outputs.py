@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from egml.run.run_info import atomic_write_json, provenance
+from egml.atomic import atomic_path, atomic_write_json
+from egml.run.run_info import provenance
 
 PREDICTIONS_TREE = "predictions"
 
@@ -43,15 +42,7 @@ def write_predictions(path: Path, columns: Mapping[str, np.ndarray], tree: str =
         lengths = {k: len(v) for k, v in columns.items()}
         raise ValueError(f"predictions have columns of different lengths: {lengths}")
     data = {k: np.ascontiguousarray(v) for k, v in columns.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with uproot.recreate(tmp, compression=uproot.LZ4(1)) as f:
-            # mktree: a plain assignment writes an RNTuple in recent uproot; analyses expect a TTree
-            f.mktree(tree, {k: (v.dtype, v.shape[1:]) if v.ndim > 1 else v.dtype for k, v in data.items()})
-            f[tree].extend(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, uproot.recreate(tmp, compression=uproot.LZ4(1)) as f:
+        # mktree: a plain assignment writes an RNTuple in recent uproot; analyses expect a TTree
+        f.mktree(tree, {k: (v.dtype, v.shape[1:]) if v.ndim > 1 else v.dtype for k, v in data.items()})
+        f[tree].extend(data)

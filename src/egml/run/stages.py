@@ -14,12 +14,20 @@ log = logging.getLogger("egml")
 
 
 def run_stage(cfg: DictConfig) -> float | None:
-    """Validate the config and run ``cfg.stage``; returns the sweep objective (train only)."""
+    """Validate the config and run ``cfg.stage`` (train, eval, predict, export); returns the sweep objective (train only)."""
     validate(cfg)
     if cfg.stage == "train":
         from egml.run.train import train
 
         return train(cfg)
-    # eval/predict/export are named in the config schema so that configs stay stable; their
-    # implementations land with the evaluation/export work.
-    raise EgmlError(f"config key 'stage': stage '{cfg.stage}' is not implemented in egml {egml.__version__} yet")
+    if cfg.stage in ("eval", "predict"):
+        from egml.run.evaluate import evaluate_stage
+
+        evaluate_stage(cfg)
+        return None
+    if cfg.stage == "export":
+        from egml.run.export import export_stage
+
+        export_stage(cfg)
+        return None
+    raise EgmlError(f"config key 'stage': stage '{cfg.stage}' is not implemented in egml {egml.__version__}")

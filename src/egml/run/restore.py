@@ -1,0 +1,102 @@
+"""Rebuild a trained task from its run: weights, input normalisation, baseline, working points.
+
+Checkpoints are read with ``torch.load(weights_only=True)`` (no pickled code runs). What the
+task needs before ``load_state_dict`` (the normalisation statistics, which fix the buffers'
+names and shapes) is stored in plain types by ``EgmlTask.on_save_checkpoint``; the data
+module's state (normalisation, reweighting tables) is Lightning's entry named after its class.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from egml.errors import EgmlError
+from egml.tasks.base import CHECKPOINT_KEY
+
+log = logging.getLogger("egml")
+
+DATAMODULE_KEY = "EgmlDataModule"
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for bad files
+        raise EgmlError(
+            f"config key 'ckpt_path': '{path}' is not a checkpoint readable with weights_only=True "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+        ) from None
+    if "state_dict" not in ckpt:
+        raise EgmlError(
+            f"config key 'ckpt_path': '{path}' has no 'state_dict'; expected a Lightning checkpoint"
+        )
+    return ckpt
+
+
+def normalization_of(ckpt: dict[str, Any]) -> dict[str, Any] | None:
+    """Normalisation statistics the task was built with (egml entry, else the data module's state)."""
+    if CHECKPOINT_KEY in ckpt:
+        return ckpt[CHECKPOINT_KEY]["normalization"] or None
+    state = ckpt.get(DATAMODULE_KEY) or {}
+    return state.get("normalization")
+
+
+def restore_task(cfg: DictConfig, ckpt: dict[str, Any]) -> Any:
+    """The task of ``cfg`` with the checkpoint's weights (strict), in eval mode."""
+    from egml.tasks.registry import task_class
+
+    cls = task_class(cfg.task.name)
+    kwargs = OmegaConf.to_container(cfg.task.module, resolve=True)
+    task = cls(model=instantiate(cfg.model), normalization=normalization_of(ckpt), **kwargs)
+    try:
+        task.load_state_dict(ckpt["state_dict"], strict=True)
+    except RuntimeError as exc:
+        raise EgmlError(
+            f"checkpoint weights do not fit the model of config task '{cfg.task.name}' "
+            f"({str(exc).splitlines()[0]}); pass the training run's model config"
+        ) from None
+    return task.eval()
+
+
+def restore_baseline(task_cls: Any, cfg: DictConfig, run_dir: Path | None) -> Any | None:
+    """The baseline saved at training in ``<run_dir>/baseline/`` (None when there is none).
+
+    Contract: the baseline class has ``load(directory)``. A ``load`` that takes a file (one
+    file in the directory) and the baseline config as keyword arguments is also accepted.
+    """
+    directory = None if run_dir is None else run_dir / "baseline"
+    if directory is None or not directory.is_dir():
+        return None
+    cfg_baseline = OmegaConf.to_container(cfg.task.baseline, resolve=True) if cfg.task.get("baseline") else {}
+    template = task_cls.build_baseline(dict(cfg_baseline or {}))
+    if template is None:
+        return None
+    load = type(template).load
+    kwargs = {}
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(load).parameters.values()):
+        kwargs = {k: v for k, v in (cfg_baseline or {}).items() if k != "enabled"}
+    files = [p for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")]
+    try:
+        return load(directory, **kwargs)
+    except Exception as first:  # e.g. a loader that expects the model file, not its directory
+        if len(files) != 1:
+            raise EgmlError(
+                f"baseline in {directory} could not be loaded ({type(first).__name__}: {first})"
+            ) from None
+        return load(files[0], **kwargs)
+
+
+def restore_working_points(run_dir: Path | None) -> dict[str, Any]:
+    """Working-point maps fitted at training (``<run_dir>/working_points.json``), or {}."""
+    from egml.evaluation.working_points import load_working_points
+
+    if run_dir is None or not (run_dir / "working_points.json").is_file():
+        return {}
+    return load_working_points(run_dir / "working_points.json")
