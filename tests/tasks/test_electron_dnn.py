@@ -144,6 +144,7 @@ def _check_run(run_dir: Path, metrics: dict) -> None:
     assert (run_dir / "baseline" / "electron_likelihood.json").exists()
 
 
+@pytest.mark.slow  # generates 3 blocks of T2 candidates (~1 min of CPU)
 def test_cli_synthetic_default(tmp_path: Path) -> None:
     # seed 3: the first generator blocks of every split of this seed are clear of the T2
     # generator's IndexError in geometry.make_grid that some blocks hit (reported to the lead)
@@ -157,7 +158,7 @@ def write_schema_file(path: Path, n: int, seed: int) -> Path:
     """A file in the PHYSICS.md §7 T2 schema (tree ``tree``) with crude class-dependent values."""
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 6, n).astype(np.int32)
-    bkg = (y >= 2).astype(np.float32)
+    bkg = 0.3 * (y >= 2).astype(np.float32)  # weak separation: finite rejections on ~600 test rows
     f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
     i32 = lambda a: np.asarray(a, np.int32)  # noqa: E731
     q = i32(rng.choice([-1, 1], n))
@@ -172,7 +173,8 @@ def write_schema_file(path: Path, n: int, seed: int) -> Path:
         "p_wtots1": f32(np.where(rng.random(n) < 0.02, np.nan, rng.normal(2 + bkg, 0.5))),
         "p_Eratio": f32(np.where(rng.random(n) < 0.02, np.nan, rng.uniform(0.5, 1.0, n))),
         "p_f1": f32(rng.uniform(0.1, 0.5, n)),
-        "p_numberOfInnermostPixelHits": i32(rng.random(n) < 0.9), "p_numberOfPixelHits": i32(rng.integers(1, 5, n)),
+        "p_numberOfInnermostPixelHits": i32(rng.random(n) < 0.97),
+        "p_numberOfPixelHits": i32(np.where(rng.random(n) < 0.03, 1, 4)),
         "p_numberOfSCTHits": i32(rng.integers(4, 10, n)), "p_d0": f32(rng.normal(0, 0.05 + 0.2 * bkg)),
         "p_d0Sig": f32(np.abs(rng.normal(0, 1 + 3 * bkg))), "p_qd0Sig": f32(rng.normal(0, 1 + 3 * bkg)),
         "p_dPOverP": f32(rng.uniform(0, 0.8, n)), "p_TRTPID": f32(rng.beta(6.4 - 4 * bkg, 1.6 + 4 * bkg)),
@@ -198,3 +200,20 @@ def test_cli_trains_on_schema_files(tmp_path: Path) -> None:
     _check_run(run_dir, metrics)
     n_test = sum(metrics[f"test/n_{c}"] for c in ELECTRON_CLASSES)
     assert 300 < n_test < 900  # 10 % of 6000 rows, split by event number
+
+
+def test_fraction_scan_picks_valid_fractions(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    label = rng.integers(0, 6, n)
+    logits = rng.normal(0, 1, (n, 6))
+    logits[np.arange(n), label] += 1.5
+    out = _task().scores(torch.as_tensor(logits), {})
+    preds = {k: v.numpy().astype(np.float32) for k, v in out.items()}
+    preds.update(
+        label=label.astype(np.int32), et=np.full(n, 30.0, np.float32), eta=np.full(n, 0.3, np.float32)
+    )
+    m = evaluate_electron_id(preds, tmp_path, fractions=FRACTIONS, scan=True, plot_formats=())
+    f = {k: m[f"test/{k}"] for k in ("f_el", "f_pc", "f_hf", "f_lfeg")}
+    assert 0 <= f["f_pc"] + f["f_hf"] + f["f_lfeg"] <= 1 + 1e-9 and 0 <= f["f_el"] <= 1
+    assert f != FRACTIONS and m["test/rej70_holdout"] > 1.0

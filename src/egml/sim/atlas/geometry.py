@@ -256,7 +256,9 @@ def make_grid(
     edges, exists = ETA_EDGES[layer], CELL_EXISTS[layer]
     i = np.searchsorted(edges, ce, side="right") - 1
     u = i + (ce - edges[i]) / (edges[i + 1] - edges[i])
-    ie0 = _start_index(u, n_eta)
+    # near the end of the cell table a wide window (e.g. 119 strips) is shifted inward rather than
+    # read past the table; the cells it loses lie outside the coverage (exists=False) anyway
+    ie0 = np.clip(_start_index(u, n_eta), 0, len(edges) - 1 - n_eta)
     ie = ie0[:, None] + np.arange(n_eta + 1)
     eta_edges = edges[ie].astype(F32)
     dphi = DPHI[layer]
