@@ -200,7 +200,9 @@ class CutBasedPhotonID:
         variables = LOOSE_VARS if menu == "loose" else TIGHT_VARS
         ie, it, ic = self._bins(columns)
         cut = self.cuts[menu][ie, it, ic]
-        return np.all(oriented(columns, variables) <= cut, axis=1) & self._precuts(columns, menu)
+        x = oriented(columns, variables)
+        # an undefined variable (NaN, oriented to +inf) fails even where a bin has no cut (+inf)
+        return np.all((x <= cut) & np.isfinite(x), axis=1) & self._precuts(columns, menu)
 
     def predict(self, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {f"cutbased_{m}": self.decisions(columns, m).astype(np.int32) for m in ("loose", "tight")}
@@ -222,5 +224,6 @@ class CutBasedPhotonID:
     def load(cls, directory: Path) -> CutBasedPhotonID:
         state = json.loads((Path(directory) / "cut_based_menu.json").read_text())
         obj = cls()
-        obj.cuts = {m: np.asarray(c) for m, c in state["cuts"].items()}
+        # "no cut" is stored as 1e30 (JSON has no infinity): back to +inf
+        obj.cuts = {m: np.where(np.asarray(c) >= 1e30, np.inf, np.asarray(c)) for m, c in state["cuts"].items()}
         return obj

@@ -149,7 +149,10 @@ def evaluate_stage(cfg: DictConfig) -> dict[str, Any]:
     metrics: dict[str, Any] = {"eval/ckpt_path": str(ckpt_file), "eval/files": files}
     if labelled:
         metrics.update(task_metrics(task, predictions, out_dir, maps))
-    decisions = task.apply_working_points(predictions, maps)
+    usable = {k: wp for k, wp in maps.items() if labelled or wp.score in predictions}
+    for key in sorted(set(maps) - set(usable)):  # e.g. a baseline map when the baseline could not run
+        log.warning("working point %s not applied: score %s is not available", key, maps[key].score)
+    decisions = task.apply_working_points(predictions, usable)
     predictions.update(decisions)
     if maps:
         save_working_points(out_dir / "working_points.json", maps, metadata={"applied_from": str(train_dir)})

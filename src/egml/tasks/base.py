@@ -17,6 +17,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+#: checkpoint entry written by :meth:`EgmlTask.on_save_checkpoint`
+CHECKPOINT_KEY = "egml"
+
 
 class FieldNormalizer(nn.Module):
     """(x - mean) / std per field, with the statistics as buffers."""
@@ -29,6 +32,13 @@ class FieldNormalizer(nn.Module):
             std = torch.as_tensor(np.asarray(stats[name]["std"], dtype=np.float32))
             self.register_buffer(f"mean_{i}", mean)
             self.register_buffer(f"std_{i}", std)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """The statistics as plain lists (the form ``__init__`` takes; safe for ``weights_only`` loads)."""
+        return {
+            name: {"mean": getattr(self, f"mean_{i}").tolist(), "std": getattr(self, f"std_{i}").tolist()}
+            for i, name in enumerate(self.fields)
+        }
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         out = dict(batch)
@@ -78,6 +88,36 @@ class EgmlTask(L.LightningModule):
     def evaluate(self, predictions: dict[str, np.ndarray], out_dir: Path) -> dict[str, Any]:
         """Metrics (network and baseline side by side) and plots from the test predictions."""
         raise NotImplementedError
+
+    # --- reuse of a trained task (eval/predict/export stages) -------------------------------
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # what the eval stage needs to rebuild the task before load_state_dict, in plain types
+        checkpoint[CHECKPOINT_KEY] = {"task": self.name, "normalization": self.normalizer.stats()}
+
+    def working_point_column(self, key: str) -> str:
+        """predictions.root branch of the decisions of saved working point ``key``."""
+        return f"wp_{key}"
+
+    def apply_working_points(
+        self, predictions: Mapping[str, np.ndarray], maps: Mapping[str, Any]
+    ) -> dict[str, np.ndarray]:
+        """Decisions (int32 0/1) of working-point maps fitted at training (never re-derived).
+
+        Each map's score and bin variables must be prediction columns (``abs_X`` is read as
+        ``|X|``). Tasks whose maps use a derived score or other column names override this or
+        :meth:`working_point_column`.
+        """
+        out = {}
+        for key, wp in maps.items():
+            if wp.score not in predictions:
+                raise ValueError(
+                    f"working point '{key}' cuts on '{wp.score}', which is not a prediction column; "
+                    f"expected one of {sorted(predictions)}"
+                )
+            out[self.working_point_column(key)] = wp.apply(predictions[wp.score], predictions).astype(
+                np.int32
+            )
+        return out
 
     # --- the shared loop ----------------------------------------------------------------------
     def _step(self, batch: Mapping[str, Tensor], stage: str) -> tuple[Any, Tensor]:
