@@ -17,7 +17,9 @@ def egml_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("egml-cache")
 
 
-def _tiny_overrides(cache: Path, run_dir: Path, n_train: int = 3000, n_val: int = 800, n_test: int = 2000) -> list[str]:
+def _tiny_overrides(
+    cache: Path, run_dir: Path, n_train: int = 3000, n_val: int = 800, n_test: int = 2000
+) -> list[str]:
     """Overrides for a tiny, fast run: debug trainer, CSV logger, small synthetic samples."""
     return [
         "trainer=debug",

@@ -24,9 +24,24 @@ def _check_outputs(run_dir: Path, outputs: tuple[str, ...]) -> dict:
         assert tree.classname == "TTree"
         branches = set(tree.keys())
         assert {f"score_{n}" for n in outputs} <= branches
-        assert {"label", "pt", "eta", "conv_type", "ptcone40", "wp_loose", "wp_tight", "cutbased_tight"} <= branches
+        assert {
+            "label",
+            "pt",
+            "eta",
+            "conv_type",
+            "ptcone40",
+            "wp_loose",
+            "wp_tight",
+            "cutbased_tight",
+        } <= branches
         assert tree.num_entries == metrics["test/n_signal"] + metrics["test/n_background"]
-    for plot in ("roc", "scores", "efficiency_vs_pt_tight", "efficiency_vs_abs_eta_tight", "correlations_signal"):
+    for plot in (
+        "roc",
+        "scores",
+        "efficiency_vs_pt_tight",
+        "efficiency_vs_abs_eta_tight",
+        "correlations_signal",
+    ):
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 0
     assert (run_dir / "working_points.json").exists()
     assert (run_dir / "checkpoints" / "last.ckpt").exists()
@@ -37,8 +52,17 @@ def _check_outputs(run_dir: Path, outputs: tuple[str, ...]) -> dict:
 def test_cli_run_writes_every_output(egml_cache: Path, tmp_path: Path, tiny_overrides) -> None:
     run_dir = tmp_path / "run"
     proc = subprocess.run(
-        [sys.executable, "-m", "egml", "task=photon_cnn", *tiny_overrides(egml_cache, run_dir), "logger=default"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "egml",
+            "task=photon_cnn",
+            *tiny_overrides(egml_cache, run_dir),
+            "logger=default",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     _check_outputs(run_dir, ("combined",))
@@ -52,9 +76,17 @@ def test_cli_run_writes_every_output(egml_cache: Path, tmp_path: Path, tiny_over
     [
         (["experiment=photon_cnn_layer_split"], ("combined", "strips", "rest")),
         (["experiment=photon_cnn_disco"], ("combined", "iso_decorrelated", "orthogonal")),
-        (["model.inputs=[img_L1,img_L2,img_L3,img_PS,img_Had]", "data.inputs=[img_L1,img_L2,img_L3,img_PS,img_Had]",
-          "model.norm=batch", "model.dropout=0.1", "model.conv_filters=[16,16]", "model.dense_widths=[32,32]"],
-         ("combined",)),
+        (
+            [
+                "model.inputs=[img_L1,img_L2,img_L3,img_PS,img_Had]",
+                "data.inputs=[img_L1,img_L2,img_L3,img_PS,img_Had]",
+                "model.norm=batch",
+                "model.dropout=0.1",
+                "model.conv_filters=[16,16]",
+                "model.dense_widths=[32,32]",
+            ],
+            ("combined",),
+        ),
     ],
     ids=["layer_split", "disco", "extra_layers_small"],
 )

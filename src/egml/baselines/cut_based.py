@@ -225,5 +225,7 @@ class CutBasedPhotonID:
         state = json.loads((Path(directory) / "cut_based_menu.json").read_text())
         obj = cls()
         # "no cut" is stored as 1e30 (JSON has no infinity): back to +inf
-        obj.cuts = {m: np.where(np.asarray(c) >= 1e30, np.inf, np.asarray(c)) for m, c in state["cuts"].items()}
+        obj.cuts = {
+            m: np.where(np.asarray(c) >= 1e30, np.inf, np.asarray(c)) for m, c in state["cuts"].items()
+        }
         return obj

@@ -35,7 +35,18 @@ import numpy as np
 from egml.data.errors import DataError, closest
 from egml.data.expression import parse_expression
 
-_KEYS = ("branch", "expr", "scale", "reshape", "transpose", "shape", "default", "axis_order", "dtype", "allow_nan")
+_KEYS = (
+    "branch",
+    "expr",
+    "scale",
+    "reshape",
+    "transpose",
+    "shape",
+    "default",
+    "axis_order",
+    "dtype",
+    "allow_nan",
+)
 
 
 @dataclass(frozen=True)
