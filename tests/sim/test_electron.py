@@ -125,8 +125,15 @@ def test_features_finite_except_strip_variables(sample):
     for name, v in sample.items():
         if v.dtype.kind == "f" and name not in strip:
             assert np.isfinite(v).all(), name
-    for name in strip:  # NaN only for the §2.3 undefined cases (crack, |η| > 2.4, f1 < 0.005, ΣE ≤ 0)
-        assert np.mean(~np.isfinite(sample[name])) < 0.05, name
+    # NaN only for the §2.3 undefined cases (|η_max| > 2.4, 1.4–1.5, f1 < 0.005, ΣE ≤ 0): about 3 % of
+    # a flat |η| < 2.47 spectrum lies above 2.4 alone, so bound the total loosely and require
+    # (almost) none where the strip variables are clearly defined
+    abs_eta, f1 = np.abs(sample["p_eta"]), sample["p_f1"]
+    clearly_defined = (abs_eta < 2.3) & ((abs_eta < 1.3) | (abs_eta > 1.6)) & (f1 > 0.01)
+    for name in strip:
+        undefined = ~np.isfinite(sample[name])
+        assert undefined.mean() < 0.08, name
+        assert undefined[clearly_defined].mean() < 0.005, name
 
 
 def test_deterministic_per_block():

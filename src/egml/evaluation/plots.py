@@ -20,6 +20,15 @@ import numpy as np
 from egml.atomic import atomic_path
 
 STYLES = {"ATLAS": "ATLAS", "CMS": "CMS"}
+#: axis labels of canonical variable names (others are printed as given)
+AXIS_LABELS = {
+    "pt": r"$p_{T}$ [GeV]",
+    "et": r"$E_{T}$ [GeV]",
+    "E": r"$E$ [GeV]",
+    "abs_eta": r"$|\eta|$",
+    "eta": r"$\eta$",
+    "mu": r"$\langle\mu\rangle$",
+}
 
 
 class PlotWriter:
@@ -104,7 +113,7 @@ class PlotWriter:
         for label, (eff, err) in series.items():
             ax.errorbar(centres, eff, xerr=half, yerr=err, fmt="o", ms=5, label=label)
         ax.set_xscale(xscale)
-        ax.set_xlabel(var)
+        ax.set_xlabel(AXIS_LABELS.get(var, var))
         ax.set_ylabel(ylabel)
         ax.set_ylim(0, 1.15)
         ax.legend(fontsize=11)
@@ -183,7 +192,7 @@ class PlotWriter:
         centres = 0.5 * (edges[1:] + edges[:-1])
         for label, values in series.items():
             ax.plot(centres, values, "o-", label=label)
-        ax.set_xlabel(var)
+        ax.set_xlabel(AXIS_LABELS.get(var, var))
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=11)
         self.label(ax)
