@@ -200,6 +200,21 @@ def test_cli_trains_on_schema_files(tmp_path: Path) -> None:
     n_test = sum(metrics[f"test/n_{c}"] for c in ELECTRON_CLASSES)
     assert 300 < n_test < 900  # 10 % of 6000 rows, split by event number
 
+    # the trained model applied to another file of the same schema, with no other change
+    f3 = write_schema_file(tmp_path / "c.root", 1500, seed=3)
+    out = tmp_path / "eval"
+    proc = subprocess.run(
+        [sys.executable, "-m", "egml", "task=electron_dnn", "stage=eval", f"ckpt_path={run_dir}",
+         f"data.files=[{f3}]", f"hydra.run.dir={out}", f"paths.output_dir={out}", "logger=csv",
+         f"paths.cache_dir={tmp_path / 'cache'}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with uproot.open(out / "predictions.root") as f:
+        scored = f["predictions"].arrays(["p_El", "D_el", "entry"], library="np")
+    assert len(scored["p_El"]) == 1500 and np.isfinite(scored["D_el"]).all()
+    np.testing.assert_array_equal(scored["entry"], np.arange(1500))
+
 
 def test_fraction_scan_picks_valid_fractions(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
