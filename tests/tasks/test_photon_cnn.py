@@ -68,6 +68,7 @@ def test_cli_run_writes_every_output(egml_cache: Path, tmp_path: Path, tiny_over
     _check_outputs(run_dir, ("combined",))
     assert (run_dir / "config.yaml").exists() and (run_dir / "egml_run.json").exists()
     assert list((run_dir / "csv").glob("metrics.csv"))
+    assert "task" in (run_dir / "csv" / "hparams.yaml").read_text()  # the resolved config as hparams
     assert list((run_dir / "wandb").glob("offline-run-*/run-*.wandb"))  # W&B offline, no account needed
 
 

@@ -32,8 +32,10 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Any]:
             mode=mode,
             name=f"{cfg.task.name}-{run_dir.name}",
         )
-        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
         loggers.append(logger)
+    hparams = OmegaConf.to_container(cfg, resolve=True)  # the resolved config, in every logger
+    for logger in loggers:
+        logger.log_hyperparams(hparams)
     return loggers
 
 
