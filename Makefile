@@ -6,7 +6,7 @@ EXTRAS ?= bdt,onnx,slurm,dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egml-installed
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,9 +33,6 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
-
-bench: $(STAMP)
-	$(BIN)/python -m egml.bench scale=small
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info
