@@ -15,12 +15,13 @@ the stronger baseline, so the tagger's gain over it is not flattered.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from egml.atomic import atomic_write_text
 
 #: canonical field names (data.branch_map) of the PHYSICS.md §4 photon-ID inputs
 PHOTON_ID_FEATURES = (
@@ -174,17 +175,8 @@ class PhotonIDBDT:
         """XGBoost JSON model, written atomically (temp file + rename)."""
         if self.booster is None:
             raise ValueError("PhotonIDBDT.save called before fit; expected a fitted model")
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / "photon_id_bdt.json"
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".photon_id_bdt.", suffix=".json")
-        os.close(fd)
-        try:
-            self.booster.save_model(tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        path = Path(directory) / "photon_id_bdt.json"
+        atomic_write_text(path, bytes(self.booster.save_raw("json")).decode())
         return path
 
     @classmethod
