@@ -29,17 +29,10 @@ import numpy as np
 from omegaconf import DictConfig
 
 from egml.evaluation.working_points import save_working_points
-from egml.run.eval_config import eval_files, locate_checkpoint, merged_config
+from egml.run.eval_config import eval_files
 from egml.run.eval_data import build_eval_datamodule
 from egml.run.outputs import write_metrics, write_predictions
-from egml.run.restore import (
-    DATAMODULE_KEY,
-    load_checkpoint,
-    restore_baseline,
-    restore_task,
-    restore_working_points,
-)
-from egml.run.run_info import write_run_info
+from egml.run.restore import DATAMODULE_KEY, open_trained_run, restore_baseline, restore_working_points
 from egml.tasks.base import concat_rows
 
 log = logging.getLogger("egml")
@@ -129,14 +122,15 @@ def evaluate_stage(cfg: DictConfig) -> dict[str, Any]:
     """Run ``stage=eval`` (labelled files) or ``stage=predict`` (any files); returns the metrics."""
     t0 = time.perf_counter()
     labelled = cfg.stage == "eval"
-    ckpt_file, train_dir = locate_checkpoint(cfg.ckpt_path, cfg.stage)
-    cfg = merged_config(cfg, train_dir)
-    out_dir = Path(cfg.paths.output_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_run_info(cfg, out_dir)
-
-    ckpt = load_checkpoint(ckpt_file)
-    task = restore_task(cfg, ckpt)
+    run = open_trained_run(cfg)
+    cfg, out_dir, train_dir, ckpt_file, ckpt, task = (
+        run.cfg,
+        run.out_dir,
+        run.train_dir,
+        run.ckpt_file,
+        run.ckpt,
+        run.task,
+    )
     files = eval_files(cfg)
     dm = build_eval_datamodule(cfg, type(task), files, labelled, ckpt.get(DATAMODULE_KEY))
     dm.setup("predict")

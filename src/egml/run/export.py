@@ -16,12 +16,12 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import egml
+from egml.atomic import atomic_write_json
 from egml.errors import EgmlError
 from egml.export.onnx import OPSET, PARITY_TOLERANCE, export_onnx, parity
-from egml.run.eval_config import locate_checkpoint, merged_config
 from egml.run.eval_data import build_eval_datamodule
-from egml.run.restore import DATAMODULE_KEY, load_checkpoint, restore_task, restore_working_points
-from egml.run.run_info import atomic_write_json, git_commit, write_run_info
+from egml.run.restore import DATAMODULE_KEY, open_trained_run, restore_working_points
+from egml.run.run_info import git_commit
 
 log = logging.getLogger("egml")
 
@@ -66,13 +66,15 @@ def export_metadata(cfg: DictConfig, task: Any, run_dir: Path | None) -> dict[st
 
 
 def export_stage(cfg: DictConfig) -> dict[str, Any]:
-    ckpt_file, train_dir = locate_checkpoint(cfg.ckpt_path, cfg.stage)
-    cfg = merged_config(cfg, train_dir)
-    out_dir = Path(cfg.paths.output_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_run_info(cfg, out_dir)
-    ckpt = load_checkpoint(ckpt_file)
-    task = restore_task(cfg, ckpt)
+    run = open_trained_run(cfg)
+    cfg, out_dir, train_dir, ckpt_file, ckpt, task = (
+        run.cfg,
+        run.out_dir,
+        run.train_dir,
+        run.ckpt_file,
+        run.ckpt,
+        run.task,
+    )
     dm = build_eval_datamodule(cfg, type(task), export_files(cfg), False, ckpt.get(DATAMODULE_KEY))
     batch = next(iter(dm.predict_dataloader()))
     model_bytes, names = export_onnx(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +101,29 @@ def restore_working_points(run_dir: Path | None) -> dict[str, Any]:
     if run_dir is None or not (run_dir / "working_points.json").is_file():
         return {}
     return load_working_points(run_dir / "working_points.json")
+
+
+@dataclass
+class TrainedRun:
+    """A training run reopened by the eval/predict/export stages."""
+
+    cfg: DictConfig  # the training run's config with this command's overrides merged in
+    out_dir: Path  # this stage's own run dir
+    train_dir: Path | None  # the training run dir (baseline, working points)
+    ckpt_file: Path
+    ckpt: dict[str, Any]
+    task: Any
+
+
+def open_trained_run(cfg: DictConfig) -> TrainedRun:
+    """Locate the checkpoint, merge its run's config, record this run, rebuild the task."""
+    from egml.run.eval_config import locate_checkpoint, merged_config
+    from egml.run.run_info import write_run_info
+
+    ckpt_file, train_dir = locate_checkpoint(cfg.ckpt_path, cfg.stage)
+    cfg = merged_config(cfg, train_dir)
+    out_dir = Path(cfg.paths.output_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_run_info(cfg, out_dir)
+    ckpt = load_checkpoint(ckpt_file)
+    return TrainedRun(cfg, out_dir, train_dir, Path(ckpt_file), ckpt, restore_task(cfg, ckpt))
