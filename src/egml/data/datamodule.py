@@ -14,15 +14,24 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 from torch.utils.data import DataLoader
 
 from egml.data.batching import BatchIndexSampler
 from egml.data.branch_map import FieldSpec, parse_branch_map
 from egml.data.cache import StoredTable, load_cached
-from egml.data.datasets import BatchedDataset, StreamConfig, StreamingDataset, split_codes
+from egml.data.datasets import (
+    ENTRY_ID,
+    BatchedDataset,
+    StreamConfig,
+    StreamingDataset,
+    entry_ids,
+    split_codes,
+)
 from egml.data.errors import DataError
 from egml.data.files import open_tree, resolve_files
 from egml.data.normalization import Normalization, RunningMoments, fit_normalization
+from egml.data.resumable import ResumableLoader
 from egml.data.reweighting import Reweighter
 from egml.data.split import EVENT_ID_BRANCHES, SPLIT_NAMES
 
@@ -234,6 +243,16 @@ class EgmlDataModule(L.LightningDataModule):
             columns.pop(k)  # split-key branches are not batch fields
         return {"weight": weight}
 
+    def record_entry_ids(self) -> None:
+        """Training batches gain ``entry_id`` (file index << 40 | entry) from now on: a debug aid
+        to check which entries each rank trains on."""
+        self.setup()
+        train = self.datasets["train"]
+        if isinstance(train, StreamingDataset):
+            train.entry_ids = True
+        else:
+            train.extra[ENTRY_ID] = entry_ids(train.table.file_id, train.table.entry)
+
     # ------------------------------------------------------------ weights
     def _rw_fields(self) -> list[str]:
         cfg = self.reweight_cfg or {}
@@ -271,23 +290,52 @@ class EgmlDataModule(L.LightningDataModule):
 
     # -------------------------------------------------------- dataloaders
     def _loader(self, name: str) -> DataLoader:
+        """Train and validation batches are sharded over DDP ranks (Lightning's distributed
+        sampler must be off: ``Trainer(use_distributed_sampler=False)``); test batches are not:
+        every rank sees the whole test split, so rank 0's predictions cover it exactly once."""
         self.setup()
         if name not in self.datasets:
             raise DataError(f"no {name} data: set data.{name}_files or data.files")
         dataset = self.datasets[name]
-        common = {
+        train = name == "train"
+        rank, world = self._rank_world() if name in ("train", "val") else (0, 1)
+        common: dict[str, Any] = {
             "batch_size": None,
             "num_workers": self.num_workers,
             "pin_memory": self.pin_memory,
             "persistent_workers": self.num_workers > 0,
+            # the loader's base seed from its own generator: iterating never draws from the global RNG
+            "generator": torch.Generator().manual_seed(self.seed),
         }
+        cls = ResumableLoader if train else DataLoader
         if isinstance(dataset, StreamingDataset):
-            return DataLoader(dataset, **common)
-        train = name == "train"
-        sampler = BatchIndexSampler(
-            len(dataset), self.batch_size if train else self.eval_batch_size, shuffle=train, seed=self.seed
-        )
-        return DataLoader(dataset, sampler=sampler, **common)
+            dataset.rank, dataset.world_size = rank, world
+            loader = cls(dataset, **common)
+        else:
+            sampler = BatchIndexSampler(
+                len(dataset),
+                self.batch_size if train else self.eval_batch_size,
+                shuffle=train,
+                seed=self.seed,
+                rank=rank,
+                world_size=world,
+            )
+            loader = cls(dataset, sampler=sampler, **common)
+        if train:
+            loader.progress = self._train_progress
+        return loader
+
+    def _rank_world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
+    def _train_progress(self) -> tuple[int, int, bool]:
+        """(epoch, batches fully used in it, last batch reached) from the trainer's fit loop."""
+        loop = self.trainer.fit_loop  # type: ignore[union-attr]
+        batches = loop.epoch_loop.batch_progress
+        return loop.epoch_progress.current.processed, batches.current.processed, bool(batches.is_last_batch)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

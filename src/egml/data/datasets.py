@@ -3,8 +3,8 @@
 - :class:`BatchedDataset`: in memory (or memory-mapped cache); ``dataset[positions]`` returns a
   batch; pair it with :class:`~egml.data.batching.BatchIndexSampler` and ``batch_size=None``.
 - :class:`StreamingDataset`: an IterableDataset over the ROOT files read chunk by chunk (uproot,
-  ``entry_start``/``entry_stop``), for data larger than memory. Chunks are sharded over
-  (DDP rank, DataLoader worker) so each entry is read exactly once per epoch.
+  ``entry_start``/``entry_stop``), for data larger than memory. Chunks are dealt to DataLoader
+  workers and each chunk's rows to DDP ranks, so each entry is used exactly once per epoch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
-from egml.data.batching import gather_batch
+from egml.data.batching import gather_batch, split_batches
 from egml.data.branch_map import FieldSpec
 from egml.data.cache import StoredTable, read_cache
 from egml.data.files import open_tree
@@ -26,8 +26,15 @@ from egml.data.reader import Table, apply_nonfinite_policy, nan_allowed, read_tr
 from egml.data.split import assign_split, event_keys, file_entry_keys
 from egml.data.store import StoredColumn, take_rows, to_stored
 
+#: debug batch field (``EgmlDataModule.record_entry_ids``): ``file index << 40 | entry`` per row
+ENTRY_ID = "entry_id"
 RowHook = Callable[[dict[str, StoredColumn]], dict[str, np.ndarray]]  # adds per-row columns (e.g. weight)
 MAX_WORKERS = 64
+
+
+def entry_ids(file_id: np.ndarray, entry: np.ndarray) -> np.ndarray:
+    """One int64 per row naming its (file, entry): ``file << 40 | entry``."""
+    return (np.asarray(file_id, dtype=np.int64) << 40) | np.asarray(entry, dtype=np.int64)
 
 
 class BatchedDataset(Dataset):
@@ -84,11 +91,14 @@ class StreamConfig:
 
 
 class StreamingDataset(IterableDataset):
-    """Batches streamed from ROOT; chunk order reshuffled each epoch when ``shuffle``.
+    """Batches streamed from ROOT; chunk and row order reshuffled each epoch when ``shuffle``.
 
-    Batches never straddle chunks, so the last batch of a chunk may be short. Ranks can receive
-    different numbers of batches; under DDP pair it with Lightning's uneven-input handling or
-    give ``chunk_entries`` that divides the data evenly.
+    Chunks are dealt to DataLoader workers; the rows of each chunk are dealt to DDP ranks in
+    near-equal batches (:func:`~egml.data.batching.split_batches`), so every rank takes the same
+    number of steps (DDP needs that) and each entry is used exactly once per epoch. The price:
+    every rank reads every chunk (I/O × world size; the split is decided per row anyway). Batches
+    never straddle chunks. The permutations come from ``(seed, epoch, chunk)`` only.
+    ``rank``/``world_size`` default to the torch.distributed group; ``world_size=1`` unshards.
     """
 
     def __init__(
@@ -98,6 +108,8 @@ class StreamingDataset(IterableDataset):
         shuffle: bool = False,
         seed: int = 0,
         hook: RowHook | None = None,
+        rank: int | None = None,
+        world_size: int | None = None,
     ) -> None:
         self.config, self.batch_size, self.shuffle, self.seed, self.hook = (
             config,
@@ -106,52 +118,93 @@ class StreamingDataset(IterableDataset):
             seed,
             hook,
         )
+        self.rank, self.world_size = rank, world_size
         self.base_epoch = 0
         # iterations done per worker (shared across fork), so each worker knows the epoch number
         self._iterations = multiprocessing.Array("i", MAX_WORKERS, lock=False)
         self._chunks: list[tuple[int, int, int]] | None = None
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already used over all workers)
+        self.entry_ids = False  # add ENTRY_ID to every batch (debugging, tests)
 
     def set_epoch(self, epoch: int) -> None:
         self.base_epoch = int(epoch)
         self._iterations[:] = [0] * MAX_WORKERS
 
+    def resume(self, epoch: int, skip: int) -> None:
+        """The next pass over ``epoch`` skips the first ``skip`` batches the loader would yield.
+
+        Exact with 0 workers. With several, the DataLoader takes batches from its workers in turn
+        and restarts at worker 0, so the workers' chunk shares are rotated to continue the
+        interrupted order; exact while no worker had run out of chunks before batch ``skip``.
+        """
+        self.set_epoch(epoch)
+        self._resume = (int(epoch), int(skip))
+
     def chunks(self) -> list[tuple[int, int, int]]:
-        """(file index, entry start, entry stop) for every chunk, in file order."""
+        """(file index, entry start, entry stop) for every chunk, in file order; a file's short
+        tail (under half a chunk) joins the chunk before it, so no chunk is tiny."""
         if self._chunks is None:
+            size = self.config.chunk_entries
             out = []
             for i, path in enumerate(self.config.files):
                 n = open_tree(path, self.config.tree).num_entries
-                out += [
-                    (i, s, min(s + self.config.chunk_entries, n))
-                    for s in range(0, n, self.config.chunk_entries)
-                ]
+                starts = list(range(0, n, size))
+                if len(starts) > 1 and n - starts[-1] < size // 2:
+                    starts.pop()
+                out += [(i, s, starts[j + 1] if j + 1 < len(starts) else n) for j, s in enumerate(starts)]
             self._chunks = out
         return self._chunks
 
-    def shard(self) -> tuple[int, int]:
-        """(shard id, number of shards) over DDP ranks × DataLoader workers."""
-        rank, world = 0, 1
+    def ranks(self) -> tuple[int, int]:
+        """(rank, world size) this dataset shards rows over."""
+        if self.world_size is not None:
+            return int(self.rank or 0), int(self.world_size)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
-            rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        return rank * workers + worker, world * workers
+            return torch.distributed.get_rank(), torch.distributed.get_world_size()
+        return 0, 1
 
     def __iter__(self) -> Iterator[dict[str, Tensor]]:
-        shard, n_shards = self.shard()
+        rank, world = self.ranks()
         info = get_worker_info()
-        slot = info.id if info is not None else 0
-        epoch = self.base_epoch + self._iterations[slot]
-        self._iterations[slot] += 1
-        rng = np.random.default_rng([self.seed, epoch])
+        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        epoch = self.base_epoch + self._iterations[worker]
+        self._iterations[worker] += 1
+        skip, part = 0, worker
+        if self._resume is not None and self._resume[0] == epoch:
+            # the loader takes batches from workers round-robin, starting again at worker 0: this
+            # worker continues the chunks of the one whose turn came next, after its used batches
+            used = self._resume[1]
+            part = (worker + used) % workers
+            skip = max(0, (used - part + workers - 1) // workers)
+        self._resume = None
         chunks = self.chunks()
-        order = rng.permutation(len(chunks)) if self.shuffle else np.arange(len(chunks))
-        for c in order[shard::n_shards]:
+        order = (
+            np.random.default_rng([self.seed, epoch]).permutation(len(chunks))
+            if self.shuffle
+            else np.arange(len(chunks))
+        )
+        for c in order[part::workers]:
             columns = self.read_chunk(*chunks[c])
             n = len(next(iter(columns.values()))) if columns else 0
-            rows = rng.permutation(n) if self.shuffle else np.arange(n)
-            for start in range(0, n, self.batch_size):
-                yield gather_batch(columns, np.sort(rows[start : start + self.batch_size]), self.config.pad)
+            rows = (
+                np.random.default_rng([self.seed, epoch, int(c)]).permutation(n)
+                if self.shuffle
+                else np.arange(n)
+            )
+            batches = split_batches(rows, self.batch_size, rank, world)
+            if skip >= len(batches):
+                skip -= len(batches)
+                continue
+            for batch in batches[skip:]:
+                yield gather_batch(columns, np.sort(batch), self.config.pad)
+            skip = 0
+
+    def fixed_columns(self) -> dict[str, np.ndarray]:
+        """Every fixed-shape field of the whole (unsharded) split in file order, in memory: what
+        an unshuffled single-process pass yields, for the classical baselines."""
+        parts = [self.read_chunk(*c) for c in self.chunks()]
+        names = [k for k in self.config.specs if parts and isinstance(parts[0].get(k), np.ndarray)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in names}
 
     def read_chunk(self, file_index: int, start: int, stop: int) -> dict[str, StoredColumn]:
         """Stored columns of one chunk, restricted to this dataset's split (plus hook columns)."""
@@ -165,11 +218,14 @@ class StreamingDataset(IterableDataset):
             Table(columns, file_id, entry, cfg.files), cfg.nonfinite, cfg.tree, nan_allowed(cfg.specs)
         )
         stored = {k: to_stored(k, v) for k, v in table.columns.items()}
+        ids = entry_ids(table.file_id, table.entry)
         if cfg.split is not None:
-            keep = split_codes(stored, table.file_id, table.entry, cfg) == cfg.split
-            stored = {k: take_rows(v, np.flatnonzero(keep)) for k, v in stored.items()}
+            keep = np.flatnonzero(split_codes(stored, table.file_id, table.entry, cfg) == cfg.split)
+            stored, ids = {k: take_rows(v, keep) for k, v in stored.items()}, ids[keep]
         if self.hook is not None:
             stored |= self.hook(stored)
+        if self.entry_ids:
+            stored[ENTRY_ID] = ids
         return stored
 
 
