@@ -61,14 +61,18 @@ def own_leakage(
     r_tail: np.ndarray,
     p_core: np.ndarray,
     cone: float,
+    core: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Σ over the candidate's own EM objects of E_T × (disk fraction r²/(r²+R²) − core fraction),
     per component (§1.7 (i)). All inputs (N, K), radii in η–φ units; padded slots have et = 0.
-    The disk is taken as centred on the object (offsets ≪ cone radius)."""
+    The disk is taken as centred on the object (offsets ≪ cone radius). core: the two
+    components' ``core_fraction`` if already computed (they do not depend on the cone)."""
     r2 = cone * cone
+    if core is None:
+        core = (core_fraction(deta, dphi, r_core), core_fraction(deta, dphi, r_tail))
     leak = np.zeros_like(et, dtype=F32)
-    for w, rad in ((p_core, r_core), (1 - p_core, r_tail)):
-        leak += w * (r2 / (r2 + rad * rad) - core_fraction(deta, dphi, rad))
+    for w, rad, fc in ((p_core, r_core, core[0]), (1 - p_core, r_tail, core[1])):
+        leak += w * (r2 / (r2 + rad * rad) - fc)
     return (et * leak).sum(axis=1).astype(F32)
 
 

@@ -50,7 +50,7 @@ from egml.sim.track_matching import AmbiguityType, ambiguity_type, match_track
 
 F32 = np.float32
 ET_MIN, ET_MAX = 4.5, 1000.0  # GeV, kept E_T,cl window (§3 class mix)
-VERSION = "t2-1.0"
+VERSION = "t2-1.1"  # 1.1: fused corner integrals (float rounding) and faster cell response
 
 UNITS: dict[str, str] = {
     "averageInteractionsPerCrossing": "", "p_et_calo": "GeV", "p_eta": "", "p_phi": "rad", "p_charge": "",
@@ -97,6 +97,7 @@ class ElectronGenerator:
     task = "electron_dnn"
     task_id = 2
     tree = "tree"
+    version = "1.1-" + VERSION  # part of the default-data cache key
 
     def __init__(self, config: GenConfig) -> None:
         self.config = config
@@ -118,8 +119,9 @@ class ElectronGenerator:
         axis_eta, axis_phi = _axis(em, had, src.eta, src.phi)
         axis_eta = np.clip(axis_eta, -AXIS_ETA_MAX, AXIS_ETA_MAX)
         cells = simulate_calorimeter(
-            em, had, axis_eta, axis_phi, ev["z_v"], ev["mu"], rng, self.detector, self.grid, self.knobs
-        )
+            em, had, axis_eta, axis_phi, ev["z_v"], ev["mu"], rng, self.detector, self.grid, self.knobs,
+            split_noise=False,  # one noise normal per cell: the T2 columns never split el/pu noise
+        )  # fmt: skip
         cl = reconstruct_cluster(cells)
         return self._reconstruct(rng, ev, src, cl)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import betainc, betaincinv, gammaincc
+from scipy.special import betainc, betaincinv
 
 from egml.sim import decays
 from egml.sim.atlas.geometry import L2, transverse_radius
@@ -201,7 +201,7 @@ def jet_remainder(
     z = np.asarray(z, np.float64)
     p_rem = np.asarray(pt_lead, np.float64) * (1 - z) / z
     lam = knobs.mult_a + knobs.mult_b * np.log1p(p_rem / MULT_P0)
-    n_frag = np.minimum(1 + _poisson_inverse(u_mult, lam), k)
+    n_frag = np.minimum(1 + poisson_inverse(u_mult, lam), k)
     mask = (np.arange(k)[None, :] < n_frag[:, None]) & np.asarray(active)[:, None]
     g = np.where(mask, np.maximum(gam, 1e-12), 0)
     x = g / np.maximum(g.sum(1, keepdims=True), 1e-300)
@@ -234,12 +234,17 @@ def jet_remainder(
     )
 
 
-def _poisson_inverse(u: np.ndarray, lam: np.ndarray, kmax: int = MAX_FRAGMENTS) -> np.ndarray:
+def poisson_inverse(u: np.ndarray, lam: np.ndarray, kmax: int = MAX_FRAGMENTS) -> np.ndarray:
     """Poisson(λ) from one uniform per candidate by inverse CDF, capped at kmax (fixed shape)."""
-    ks = np.arange(kmax + 1)
-
-    cdf = gammaincc(ks[None, :] + 1, np.asarray(lam)[:, None])  # P(X ≤ k)
-    return (u[:, None] > cdf).sum(1)
+    lam = np.asarray(lam, np.float64)
+    pmf = np.exp(-lam)
+    cdf = pmf.copy()  # P(X ≤ k), built by the recursion pmf_k = pmf_(k−1)·λ/k
+    count = (u > cdf).astype(np.int64)
+    for k in range(1, kmax + 1):
+        pmf = pmf * lam / k
+        cdf = cdf + pmf
+        count += u > cdf
+    return count
 
 
 def fragmentation_fraction(et: np.ndarray) -> np.ndarray:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+F32 = np.float32
 SIGMA_REG = 0.0064  # spread of the regional miscalibration m_reg (§1.5, §5)
 SIGMA_CELL = 0.005  # spread of the per-cell miscalibration m_cell (§1.5, §5)
 
@@ -49,32 +50,36 @@ def _per_candidate_sum(x: np.ndarray) -> np.ndarray:
 
 
 def oracle_resolution(E_true: np.ndarray, layers: Iterable[OracleCells]) -> OracleResolution:
-    """σ_O1, σ_O1′ and F_vis per candidate from the cells of its whole generation window (§5)."""
+    """σ_O1, σ_O1′ and F_vis per candidate from the cells of its whole generation window (§5).
+
+    Per-cell terms in float32 (relative rounding ~1e-7), per-candidate sums in float64.
+    """
     E = np.asarray(E_true, dtype=np.float64)
     if E.ndim != 1 or np.any(~(E > 0)):
         raise ValueError("oracle_resolution: E_true must be a 1-D array of positive energies (GeV)")
+    inv_E = (1.0 / E).astype(F32)
     info = np.zeros_like(E)  # Σ f²/v
     sum_f = np.zeros_like(E)
     sum_f2 = np.zeros_like(E)
     sum_lam = np.zeros_like(E)
     n_layers = 0
     for cells in layers:
-        lam = np.asarray(cells.expected, dtype=np.float64)
+        lam = np.asarray(cells.expected, dtype=F32)
         if lam.shape[0] != E.shape[0]:
             raise ValueError(f"oracle_resolution: layer has {lam.shape[0]} candidates, expected {E.shape[0]}")
-        m = np.asarray(cells.miscalibration, dtype=np.float64)
-        a = np.asarray(cells.sampling, dtype=np.float64)
-        lam_pos = np.maximum(lam, 0.0)
-        v = m**2 * a**2 * lam_pos + np.asarray(cells.noise_var, dtype=np.float64)
+        m = np.asarray(cells.miscalibration, dtype=F32)
+        ma = m * np.asarray(cells.sampling, dtype=F32)
+        v = ma * ma * np.maximum(lam, F32(0)) + np.asarray(cells.noise_var, dtype=F32)
         ok = v > 0
         if cells.exists is not None:
             ok &= np.asarray(cells.exists, dtype=bool)
         bshape = (-1,) + (1,) * (lam.ndim - 1)
-        f = np.where(ok, m * lam / E.reshape(bshape), 0.0)
-        info += _per_candidate_sum(np.where(ok, f**2 / np.where(ok, v, 1.0), 0.0))
+        f = np.where(ok, m * lam, F32(0)) * inv_E.reshape(bshape)
+        f2 = f * f
+        info += _per_candidate_sum(f2 / np.where(ok, v, F32(1)))
         sum_f += _per_candidate_sum(f)
-        sum_f2 += _per_candidate_sum(f**2)
-        sum_lam += _per_candidate_sum(np.where(ok, lam, 0.0))
+        sum_f2 += _per_candidate_sum(f2)
+        sum_lam += _per_candidate_sum(np.where(ok, lam, F32(0)))
         n_layers += 1
     if n_layers == 0:
         raise ValueError("oracle_resolution: expected at least one layer of cells, got none")

@@ -31,20 +31,27 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import poisson
 
 from egml.physics import shower_shapes as ss
 from egml.physics.isolation import fixed_cut_working_points
 from egml.physics.photon_menu import photon_is_em
 from egml.sim import jets
-from egml.sim.atlas.calorimeter import DetectorInstance, EMObjects, simulate_calorimeter
+from egml.sim.atlas.calorimeter import L2, DetectorInstance, EMObjects, LayerCells, simulate_calorimeter
 from egml.sim.atlas.knobs import CaloKnobs
 from egml.sim.base import BLOCK_SIZE, Columns, GenConfig
 from egml.sim.photon_cells import cell_vectors
 from egml.sim.photon_isolation import compute_isolation
 from egml.sim.photon_truth import MCID_JETS, MCID_SIGNAL, sample_truth
 from egml.sim.photon_units import BRANCH_UNITS
-from egml.sim.photon_windows import hadronic_windows, photon_grid_spec, photon_grids, reconstruct_windows
+from egml.sim.photon_windows import (
+    hadronic_grids,
+    hadronic_windows,
+    l2_window,
+    reconstruct_windows,
+    search_grid,
+    search_max,
+    window_grids,
+)
 
 F32 = np.float32
 MEV = 1000.0
@@ -63,6 +70,7 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "jet_multiplicity": (jets.MULT_A, jets.MULT_B),  # 1 + Poisson(a + b ln(1 + p_rem/2 GeV))
     "jet_theta_coef": jets.THETA_J_COEF,  # θ_j = coef/√(p_jet/GeV)
 }
+N_PV_MAX = 250  # cap of the number of primary vertices
 LOW_ET_GEV = 5.0  # below this the ATLAS variables are noise-dominated (§1.1): flagged, not cut
 
 
@@ -72,7 +80,7 @@ class SinglePhotonGenerator:
     task = "photon_cnn"
     task_id = 1
     tree = "SinglePhoton"
-    version = "1.1-t1.1"
+    version = "1.1-t1.2"  # t1.2: staged windows (only the cells the reconstruction reads)
 
     def __init__(self, config: GenConfig) -> None:
         self.config = config
@@ -96,7 +104,7 @@ class SinglePhotonGenerator:
         )
         self.calo_knobs = CaloKnobs.from_gen_config(config)
         self.detector = DetectorInstance.from_seed(config.detector_seed)
-        self.grid = photon_grid_spec(self.search_half)
+        search_grid(np.zeros(1, F32), np.zeros(1, F32), np.zeros(1, F32), self.search_half)  # validates h
 
     def generate_block(self, rng: np.random.Generator, n: int = BLOCK_SIZE) -> Columns:
         # A candidate whose cluster holds no net energy (noise only) gets a meaningless barycentre
@@ -114,7 +122,21 @@ class SinglePhotonGenerator:
             np.asarray(k["background_probs"], float), bool(k["jet_remainder"]), self.jet_knobs,
         )  # fmt: skip
         em = EMObjects.concat(truth.em, truth.frag_em)
-        grids = photon_grids(self.grid, truth.eta, truth.axis_phi, truth.z_v)
+        found: dict[str, Any] = {}
+
+        def place(measured: dict[int, LayerCells]) -> dict:
+            # stage 2: windows around the hottest search cell; stage 3: hadronic cells at (η₂, φ₂)
+            if "eta_max" not in found:
+                found["eta_max"], found["phi_max"] = search_max(measured[L2])
+                return window_grids(found["eta_max"], found["phi_max"])
+            if "w2" in found:
+                return {}
+            w2 = l2_window(measured[L2], found["eta_max"], found["phi_max"])
+            mid = ss.middle_shapes(w2.l2, w2.l2_eta, w2.l2_dphi, w2.endcap)
+            phi2 = ((w2.phi_max + mid["phi2"] + np.pi) % (2 * np.pi) - np.pi).astype(F32)
+            found.update(w2=w2, mid=mid, phi2=phi2)
+            return hadronic_grids(w2.eta_max, w2.phi_max, mid["eta2"], phi2)
+
         cells = simulate_calorimeter(
             em,
             truth.had,
@@ -124,13 +146,14 @@ class SinglePhotonGenerator:
             truth.mu,
             rng,
             self.detector,
-            grids,
+            {L2: search_grid(truth.eta, truth.axis_phi, truth.z_v, self.search_half)},
             self.calo_knobs,
+            place=place,
+            split_noise=False,
         )
-        win = reconstruct_windows(cells, self.search_half)
-        mid = ss.middle_shapes(win.l2, win.l2_eta, win.l2_dphi, win.endcap)
+        win = reconstruct_windows(cells, found["w2"])
+        mid, phi2 = found["mid"], found["phi2"]
         eta2 = mid["eta2"]
-        phi2 = ((win.phi_max + mid["phi2"] + np.pi) % (2 * np.pi) - np.pi).astype(F32)
         e_clus = win.layer_sums.sum(axis=1)
         et = (e_clus / np.cosh(eta2)).astype(F32)
         f1, f3 = ss.layer_fractions(*win.layer_sums.T)
@@ -255,5 +278,6 @@ def _phi_first(img: np.ndarray) -> np.ndarray:
 
 
 def _poisson(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Poisson(λ) from one uniform per candidate by the inverse CDF (fixed-shape draw, §0 rule 5)."""
-    return poisson.ppf(u, np.maximum(lam, 1e-6)).astype(np.int64)
+    """Poisson(λ) from one uniform per candidate by the inverse CDF (fixed-shape draw, §0 rule 5),
+    capped at N_PV_MAX (λ = 0.6μ stays far below it)."""
+    return jets.poisson_inverse(u, np.maximum(lam, 1e-6), N_PV_MAX)

@@ -53,12 +53,15 @@ def _lateral_radii(E: np.ndarray, eta: np.ndarray, knobs: CaloKnobs) -> tuple[np
     return r_c * scale * F32(knobs.k_C[L2]), r_t * scale * F32(knobs.k_T[L2]), p
 
 
-def pt_correction(et: np.ndarray, eta2: np.ndarray, cone: float, knobs: CaloKnobs) -> np.ndarray:
-    """Mean own leakage of a nominal unconverted photon of (E_T,cl, η_cl,s2) in a cone (see module doc)."""
+def pt_correction(
+    et: np.ndarray, eta2: np.ndarray, cones: tuple[float, ...], knobs: CaloKnobs
+) -> dict[float, np.ndarray]:
+    """Mean own leakage of a nominal unconverted photon of (E_T,cl, η_cl,s2) per cone (see module doc)."""
     e = (et * np.cosh(eta2))[:, None]
     r_c, r_t, p = _lateral_radii(e, eta2[:, None], knobs)
     z = np.zeros_like(e)
-    return iso.own_leakage(et[:, None], z, z, r_c, r_t, p, cone)
+    core = (iso.core_fraction(z, z, r_c), iso.core_fraction(z, z, r_t))
+    return {cone: iso.own_leakage(et[:, None], z, z, r_c, r_t, p, cone, core) for cone in cones}
 
 
 def _poisson_slots(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -105,17 +108,18 @@ def compute_isolation(
     fp = _wrap(truth.phi[:, None] + rem.dphi_calo - phi2[:, None])
 
     rho = iso.rho_measured(truth.mu, z_rho)
-    topo, corr = {}, {}
+    topo = {}
     uepu = iso.ue_pileup_et(truth.mu, iso.cone_area(0.2), z_pu[0])
     uepu40 = uepu + iso.ue_pileup_et(truth.mu, iso.cone_area(0.4) - iso.cone_area(0.2), z_pu[1])
+    core = (iso.core_fraction(de, dp, r_c), iso.core_fraction(de, dp, r_t))
+    corr = pt_correction(et_cl, eta2, CONES, knobs)
     for cone, ue in zip(CONES, (uepu, uepu40)):
         raw = (
-            iso.own_leakage(et_em, de, dp, r_c, r_t, p, cone)
+            iso.own_leakage(et_em, de, dp, r_c, r_t, p, cone, core)
             + iso.gaussian_leakage(et_lead_had, HAD_SIGMA, dh_e, dh_p, cone)
             + iso.point_deposits(et_frag, fe, fp, rem.mask, cone)
             + ue
         )
-        corr[cone] = pt_correction(et_cl, eta2, cone, knobs)
         topo[cone] = (raw - rho * F32(iso.cone_area(cone)) - corr[cone]).astype(F32)
 
     # tracks: charged fragments (direction at the vertex), a leading charged hadron, UE + pileup

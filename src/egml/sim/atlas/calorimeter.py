@@ -6,16 +6,22 @@ expected deposits λ_c with the GFlash longitudinal profile and the exact latera
 (erf integral for soft objects and hadronic deposits), and applies the §1.5 response.
 
 Work is vectorised: random draws on the padded (N, K) shapes, cell integrals on the flat list of
-real objects near each window, scatter-added with ``np.bincount`` onto flat cell indices.
+real objects near each window, scatter-added onto flat candidate indices.
+
+Two-stage windows (``place``): the layers given in ``grid`` are simulated and measured first; a
+callback then places the windows of the remaining layers from those measured cells (T1: the L1,
+L3, PS and hadronic windows around the reconstructed L2 maximum), so only cells that the
+reconstruction can read are simulated.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from egml.sim.atlas.deposits import em_layer_deposits, hadron_deposits, scatter_corner_grids
+from egml.sim.atlas.deposits import em_layer_deposits, hadron_deposits, layer_expected
 from egml.sim.atlas.geometry import (
     ALL_LAYERS,
     EM_LAYERS,
@@ -25,6 +31,7 @@ from egml.sim.atlas.geometry import (
     L1,
     L2,
     L3,
+    N_PHI,
     PS,
     LayerGrid,
     impact_eta,
@@ -85,8 +92,8 @@ class LayerCells:
     energy: np.ndarray  # measured, EM scale, GeV (noise may be negative; never clipped)
     expected: np.ndarray  # λ_c (PS: w_PS × deposit), GeV
     noise_sigma: np.ndarray  # √(σ_el² + σ_pu²·μ/40) after the noise shift; 0 for missing cells
-    noise_el: np.ndarray
-    noise_pu: np.ndarray
+    noise_el: np.ndarray | None  # σ_el·N₂ and σ_pu·√(μ/40)·N₃ parts (None unless split_noise)
+    noise_pu: np.ndarray | None
     calibration: np.ndarray  # m_c
     sampling_a: np.ndarray  # sampling term a of the cell
 
@@ -101,6 +108,34 @@ class LayerCells:
     @property
     def phi_edges(self) -> np.ndarray:
         return self.grid.phi_edges
+
+
+def keep_measured(old: LayerCells, new: LayerCells) -> LayerCells:
+    """``new`` window of a layer in which the cells already measured in ``old`` (same detector
+    cell: global η index and φ index modulo N_φ) keep their measured values and components."""
+    (ne_o, np_o), (ne_n, np_n) = old.grid.shape, new.grid.shape
+    n_phi = N_PHI[new.grid.layer]
+    i_old = new.grid.ieta0[:, None] - old.grid.ieta0[:, None] + np.arange(ne_n)  # (N, nη_new)
+    d_phi = (new.grid.iphi0 - old.grid.iphi0 + n_phi // 2) % n_phi - n_phi // 2
+    j_old = d_phi[:, None] + np.arange(np_n)  # (N, nφ_new)
+    ok = ((i_old >= 0) & (i_old < ne_o))[:, :, None] & ((j_old >= 0) & (j_old < np_o))[:, None, :]
+    flat = (
+        (np.arange(len(ok)) * ne_o * np_o)[:, None, None]
+        + (np.clip(i_old, 0, ne_o - 1) * np_o)[:, :, None]
+        + np.clip(j_old, 0, np_o - 1)[:, None, :]
+    )
+
+    def merged(a_old: np.ndarray | None, a_new: np.ndarray | None) -> np.ndarray | None:
+        if a_old is None or a_new is None:
+            return None
+        return np.where(ok, np.broadcast_to(a_old, old.energy.shape).ravel().take(flat), a_new).astype(F32)
+
+    return LayerCells(
+        new.grid, merged(old.energy, new.energy), merged(old.expected, new.expected),
+        merged(old.noise_sigma, new.noise_sigma), merged(old.noise_el, new.noise_el),
+        merged(old.noise_pu, new.noise_pu), merged(old.calibration, new.calibration),
+        merged(old.sampling_a, new.sampling_a),
+    )  # fmt: skip
 
 
 @dataclass
@@ -139,13 +174,21 @@ def simulate_calorimeter(
     detector: DetectorInstance,
     grid: GridSpec | dict[int, LayerGrid] | None = None,
     knobs: CaloKnobs | None = None,
+    place: Callable[[dict[int, LayerCells]], dict[int, LayerGrid]] | None = None,
+    split_noise: bool = True,
 ) -> CaloCells:
     """Simulate the measured cells of every layer window for N candidates (§1.4, §1.5, §1.6).
 
     em: EM objects (N, K_em); had: hadrons (N, K_had) or None; axis_eta/axis_phi (N,): window axis
     (direction from the vertex); z_v (N,) mm; mu (N,) pileup (the caller adds any μ shift);
     grid: a GridSpec (windows around the axis impact per layer) or ready LayerGrids for all 7
-    layers. Draws are fixed-shape given (N, K_em, K_had) and the window sizes.
+    layers, or, with ``place``, for the first-stage layers only; place: called after each stage
+    with the cells measured so far, returns the LayerGrids of the next stage (empty: done). A
+    layer may come back in a later stage with another window: cells measured before keep their
+    values (``keep_measured``), only the new ones are simulated. split_noise: keep the electronic and
+    pileup noise as separate draws (needed for the T4 latents); otherwise one normal of width
+    √(σ_el² + σ_pu²μ/40) per cell, the same distribution with one draw fewer.
+    Draws are fixed-shape given (N, K_em, K_had) and the window sizes.
     """
     knobs = knobs or CaloKnobs()
     n = em.E.shape[0]
@@ -165,37 +208,46 @@ def simulate_calorimeter(
         grids = (grid or GridSpec()).grids(axis_eta, axis_phi, z_v)
     else:
         grids = dict(grid)
-        if set(grids) != set(ALL_LAYERS):
+        if place is None and set(grids) != set(ALL_LAYERS):
             raise ValueError(
                 f"simulate_calorimeter: expected LayerGrids for layers {ALL_LAYERS}, got {sorted(grids)}"
             )
 
     # hadrons first: their EM sub-showers join the EM objects (fixed K = K_em + K_had)
-    hd = hadron_deposits(had, z_v, grids, rng, knobs)
+    hd = hadron_deposits(had, z_v, rng, knobs)
     em_all = EMObjects.concat(em, hd.em_subshowers)
-    ed = em_layer_deposits(em_all, z_v, grids, rng, knobs)
+    ed = em_layer_deposits(em_all, z_v, rng, knobs)
 
-    deposits: dict[int, list[tuple]] = {layer: [] for layer in ALL_LAYERS}
-    for layer in ALL_LAYERS:
-        deposits[layer] += ed.cells.get(layer, []) + hd.cells.get(layer, [])
-    expected = scatter_corner_grids(grids, deposits, n)
-    expected[PS] *= F32(knobs.w_PS)
+    layers: dict[int, LayerCells] = {}
 
-    layers = {}
-    for layer in ALL_LAYERS:
-        resp = cell_response(expected[layer], grids[layer], mu, rng, detector, knobs.noise_scale, knobs.a_PS)
-        layers[layer] = LayerCells(
-            grids[layer], resp.energy, expected[layer], resp.noise_sigma, resp.noise_el, resp.noise_pu,
-            resp.calibration, resp.sampling_a,
-        )  # fmt: skip
+    def measure(stage: dict[int, LayerGrid]) -> None:
+        for layer in sorted(stage):
+            g = stage[layer]
+            lam = layer_expected(g, ed.sources[layer] + hd.sources[layer], n)
+            if layer == PS:
+                lam *= F32(knobs.w_PS)
+            resp = cell_response(lam, g, mu, rng, detector, knobs.noise_scale, knobs.a_PS, split_noise)
+            new = LayerCells(
+                g, resp.energy, lam, resp.noise_sigma, resp.noise_el, resp.noise_pu, resp.calibration,
+                resp.sampling_a,
+            )  # fmt: skip
+            layers[layer] = keep_measured(layers[layer], new) if layer in layers else new
+
+    measure(grids)
+    while place is not None and (stage := place(dict(layers))):
+        measure(stage)
+    if set(layers) != set(ALL_LAYERS):
+        raise ValueError(
+            f"simulate_calorimeter: layers {sorted(layers)} were simulated, expected {ALL_LAYERS}"
+        )
 
     in_window = sum(
-        (np.where(grids[layer].exists, expected[layer], 0).sum(axis=(1, 2)) for layer in (L1, L2, L3)),
+        (np.where(layers[la].exists, layers[la].expected, 0).sum(axis=(1, 2)) for la in (L1, L2, L3)),
         start=np.zeros(n, F32),
     )
     E_leak_lat = (ed.layer_total[L1] + ed.layer_total[L2] + ed.layer_total[L3] - in_window).astype(F32)
     return CaloCells(
-        layers=layers,
+        layers=dict(sorted(layers.items())),
         E_up=ed.E_up,
         E_PS_dep=ed.E_PS_dep,
         E_PS_L1_dead=ed.E_PS_L1_dead,

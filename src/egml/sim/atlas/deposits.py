@@ -6,8 +6,10 @@ integral (erf for soft objects). Hadrons (§1.6): first interaction t_int ~ Exp(
 sub-shower f_em ~ Beta(2, 3) (returned as EM objects), a broad hadronic deposit at h/e = 0.75
 and a MIP trace for charged hadrons before t_int; hadronic deposits use the erf integral.
 
-Each deposit function returns, per layer, a list of (cand (M,), values (M, nη·nφ)) flat pieces
-for the caller to scatter-add; draws are made on the padded (N, K) shapes.
+Each deposit function returns, per layer, a list of flat ``Sources`` (impact, energy, lateral
+shape) that does not depend on any window; ``layer_expected`` integrates them over a layer
+window. So windows can be placed after other layers were measured (T1: L1, L3, PS and the
+hadronic cells around the reconstructed L2 maximum). Draws are made on the padded (N, K) shapes.
 """
 
 from __future__ import annotations
@@ -44,7 +46,27 @@ MIP_SIGMA = 0.01  # [K] lateral width of the MIP trace (a few mm)
 # most of it lands in L3 and the hadronic layers rather than in L2.
 HAD_LONG_SHAPE = 2.0
 
-Pieces = dict[int, list[tuple[np.ndarray, np.ndarray]]]
+
+@dataclass
+class Sources:
+    """Flat deposits of one layer: candidate index, impact (η_L, φ), energy (GeV) and lateral shape.
+
+    lateral = (R_C, R_T, p) selects the exact two-component integral, except where ``soft`` is
+    True (Gaussian stand-in of width ``sigma``, §0); lateral = None means Gaussian for all.
+    margin: objects are integrated only if within the window ± margin ((η, φ) units).
+    """
+
+    cand: np.ndarray
+    eta: np.ndarray
+    phi: np.ndarray
+    energy: np.ndarray
+    sigma: np.ndarray
+    margin: np.ndarray | float
+    lateral: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    soft: np.ndarray | None = None
+
+
+LayerSources = dict[int, list[Sources]]
 
 
 def _wrap(x: np.ndarray) -> np.ndarray:
@@ -87,9 +109,9 @@ def gauss_pieces(
     energy: np.ndarray,
     sigma: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Erf-integral corner grids (M, nη+1, nφ+1) of flat objects of candidates ``cand`` (sorted)."""
+    """Erf cell integrals (M, nη, nφ) of flat objects of candidates ``cand`` (sorted)."""
     x, y = _relative_corners(grid, cand, eta_L, phi)
-    return cand, shower.gauss_corner_grid(x, y, sigma, energy)
+    return cand, shower.gauss_cell_grid(x, y, sigma, energy)
 
 
 def exact_pieces(
@@ -109,28 +131,41 @@ def exact_pieces(
     return cand, shower.corner_grid(x, y, R, w)
 
 
-def scatter_corner_grids(grids: dict[int, geo.LayerGrid], pieces: Pieces, n: int) -> dict[int, np.ndarray]:
-    """Expected deposits (N, nη, nφ) float32 per layer from the pieces' corner grids.
+def layer_expected(grid: geo.LayerGrid, sources: list[Sources], n: int) -> np.ndarray:
+    """Expected deposits λ (N, nη, nφ) float32 of the sources in one layer window (§1.4).
 
     G and the erf products are linear in the energies and every object of a candidate uses the
-    candidate's window, so the corner grids are summed per candidate (float64 ``index_add_`` on
-    the flat candidate index) and differenced once (§0: scatter-add on flat arrays).
+    candidate's window, so the corner grids are summed per candidate (``index_add_`` on the flat
+    candidate index) and differenced once (§0: scatter-add on flat arrays).
     """
-    out = {}
-    for layer, grid in grids.items():
-        ne, nph = grid.shape
-        acc = torch.zeros((n, (ne + 1) * (nph + 1)), dtype=torch.float64)
-        for cand, corners in pieces.get(layer, []):
-            if len(cand):
-                src = torch.from_numpy(np.ascontiguousarray(corners).reshape(len(cand), -1))
-                acc.index_add_(0, torch.from_numpy(cand), src.to(torch.float64))
-        out[layer] = shower.corner_differences(acc.numpy().reshape(n, ne + 1, nph + 1)).astype(F32)
-    return out
+    ne, nph = grid.shape
+    # float32 sums of the corner grids: their rounding (~1e-7 of the candidate's energy per cell,
+    # the §1.4 float32 figure) is far below the cell noise
+    acc = torch.zeros((n, (ne + 1) * (nph + 1)), dtype=torch.float32)  # exact: corner grids
+    acc_g = torch.zeros((n, ne * nph), dtype=torch.float32)  # Gaussian: cell integrals
+
+    def add(to: torch.Tensor, cand: np.ndarray, values: np.ndarray) -> None:
+        if len(cand):
+            src = torch.from_numpy(np.ascontiguousarray(values, dtype=F32).reshape(len(cand), -1))
+            to.index_add_(0, torch.from_numpy(cand), src)
+
+    for s in sources:
+        near = (s.energy > 0) & _near_window(grid, s.cand, s.eta, s.phi, s.margin)
+        ga = np.flatnonzero(near if s.soft is None or s.lateral is None else near & s.soft)
+        if s.lateral is not None:
+            ex = np.flatnonzero(near & ~s.soft) if s.soft is not None else np.flatnonzero(near)
+            R_C, R_T, p = (a[ex] for a in s.lateral)
+            add(acc, *exact_pieces(grid, s.cand[ex], s.eta[ex], s.phi[ex], s.energy[ex], R_C, R_T, p))
+        if s.lateral is None or s.soft is not None:
+            add(acc_g, *gauss_pieces(grid, s.cand[ga], s.eta[ga], s.phi[ga], s.energy[ga], s.sigma[ga]))
+    cells = shower.corner_differences(acc.numpy().reshape(n, ne + 1, nph + 1))
+    cells += acc_g.numpy().reshape(n, ne, nph)
+    return cells
 
 
 @dataclass
 class EMDeposits:
-    cells: Pieces
+    sources: LayerSources
     layer_total: dict[int, np.ndarray]  # (N,) Σ E·F_L over objects whose impact cell exists
     E_up: np.ndarray
     E_PS_dep: np.ndarray
@@ -151,7 +186,6 @@ def _per_candidate(cand: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
 def em_layer_deposits(
     em: EMObjects,
     z_v: np.ndarray,
-    grids: dict[int, geo.LayerGrid],
     rng: np.random.Generator,
     knobs: CaloKnobs,
 ) -> EMDeposits:
@@ -199,13 +233,12 @@ def em_layer_deposits(
         slices.append((geo.L2, *shower.interval_fraction(alpha, at_mid, at[4])))
     slices.append((geo.L3, *shower.interval_fraction(alpha, at[4], at[5])))
 
-    cells: Pieces = {layer: [] for layer in geo.ALL_LAYERS}
+    sources: LayerSources = {layer: [] for layer in geo.ALL_LAYERS}
     layer_total = {layer: np.zeros(n, F32) for layer in geo.EM_LAYERS}
     missing = np.zeros(len(E), F32)
     sigma_l3 = np.full(len(E), F32(0.05))
     eta_at = {}
     for layer, F, tau in slices:
-        grid = grids[layer]
         if layer not in eta_at:
             eta_at[layer] = geo.impact_eta(eta, zv, layer)
         eta_L = eta_at[layer]
@@ -223,24 +256,15 @@ def em_layer_deposits(
         if layer == geo.L3:
             sigma_l3 = sigma
         margin = F32(WINDOW_MARGIN_RADII) * np.maximum(R_T, sigma)
-        near = (dep > 0) & _near_window(grid, cand, eta_L, phi, margin)
-        ex, ga = np.flatnonzero(near & ~soft), np.flatnonzero(near & soft)
-        cells[layer].append(
-            exact_pieces(grid, cand[ex], eta_L[ex], phi[ex], dep[ex], R_C[ex], R_T[ex], p[ex])
-        )
-        cells[layer].append(gauss_pieces(grid, cand[ga], eta_L[ga], phi[ga], dep[ga], sigma[ga]))
+        sources[layer].append(Sources(cand, eta_L, phi, dep, sigma, margin, (R_C, R_T, p), soft))
 
     # longitudinal leakage behind the accordion lands in the first hadronic layer (§1.5)
     leak = E * (1 - P_end)
-    grid = grids[geo.HAD1]
     eta_h = geo.impact_eta(eta, zv, geo.HAD1)
-    near = np.flatnonzero(
-        (leak > 0) & _near_window(grid, cand, eta_h, phi, F32(WINDOW_MARGIN_RADII) * sigma_l3)
-    )
-    cells[geo.HAD1].append(gauss_pieces(grid, cand[near], eta_h[near], phi[near], leak[near], sigma_l3[near]))
+    sources[geo.HAD1].append(Sources(cand, eta_h, phi, leak, sigma_l3, F32(WINDOW_MARGIN_RADII) * sigma_l3))
 
     return EMDeposits(
-        cells=cells,
+        sources=sources,
         layer_total=layer_total,
         E_up=_per_candidate(cand, E * P_up, n) - _per_candidate(cand, E_PS_dep, n),
         E_PS_dep=_per_candidate(cand, E_PS_dep, n),
@@ -251,7 +275,7 @@ def em_layer_deposits(
 
 @dataclass
 class HadronDeposits:
-    cells: Pieces
+    sources: LayerSources
     em_subshowers: EMObjects
     E_dep_total: np.ndarray = field(default_factory=lambda: np.zeros(0, F32))
 
@@ -259,7 +283,6 @@ class HadronDeposits:
 def hadron_deposits(
     had: HadronObjects,
     z_v: np.ndarray,
-    grids: dict[int, geo.LayerGrid],
     rng: np.random.Generator,
     knobs: CaloKnobs,
 ) -> HadronDeposits:
@@ -300,9 +323,11 @@ def hadron_deposits(
         t_int[cand, slot],
     )
     charged = had.charged[cand, slot]
-    cells: Pieces = {layer: [] for layer in geo.ALL_LAYERS}
+    sources: LayerSources = {layer: [] for layer in geo.ALL_LAYERS}
     total = np.zeros(len(cand), np.float64)
     mip_depth = np.minimum(h_t, F32(EM_CALO_DEPTH_LAMBDA))
+    sig_had = np.full(len(cand), F32(HAD_SIGMA))
+    sig_mip = np.full(len(cand), F32(MIP_SIGMA))
     for layer, a, b in intervals:
         if np.ndim(a):
             a, b = a[cand, slot], b[cand, slot]
@@ -310,24 +335,15 @@ def hadron_deposits(
             F32(HAD_LONG_SHAPE), np.maximum(a - h_t, 0)
         )
         dep = (h_broad * frac).astype(F32)
-        grid = grids[layer]
         eta_L = geo.impact_eta(h_eta, zv, layer)
-        near = np.flatnonzero(
-            (dep > 0) & _near_window(grid, cand, eta_L, h_phi, F32(WINDOW_MARGIN_RADII * HAD_SIGMA))
-        )
-        sig = np.full(len(near), F32(HAD_SIGMA))
-        cells[layer].append(gauss_pieces(grid, cand[near], eta_L[near], h_phi[near], dep[near], sig))
+        sources[layer].append(Sources(cand, eta_L, h_phi, dep, sig_had, F32(WINDOW_MARGIN_RADII * HAD_SIGMA)))
         total += dep
         if layer in (geo.L1, geo.L2, geo.L3):
             # MIP ionisation ∝ path length in the layer up to the first interaction
             overlap = np.clip(np.minimum(b, mip_depth) - a, 0, None)
             mip = np.where(charged, F32(MIP_EM_SCALE_GEV / EM_CALO_DEPTH_LAMBDA) * overlap, 0).astype(F32)
-            near_m = np.flatnonzero(
-                (mip > 0) & _near_window(grid, cand, eta_L, h_phi, F32(WINDOW_MARGIN_RADII * MIP_SIGMA))
-            )
-            sig_m = np.full(len(near_m), F32(MIP_SIGMA))
-            cells[layer].append(
-                gauss_pieces(grid, cand[near_m], eta_L[near_m], h_phi[near_m], mip[near_m], sig_m)
+            sources[layer].append(
+                Sources(cand, eta_L, h_phi, mip, sig_mip, F32(WINDOW_MARGIN_RADII * MIP_SIGMA))
             )
             total += mip
-    return HadronDeposits(cells, sub, np.bincount(cand, weights=total, minlength=n).astype(F32))
+    return HadronDeposits(sources, sub, np.bincount(cand, weights=total, minlength=n).astype(F32))

@@ -112,14 +112,13 @@ def reconstruction_efficiency(R: np.ndarray) -> np.ndarray:
 def pair_energy_share(u: np.ndarray) -> np.ndarray:
     """x ∈ [0, 1] from dσ/dx ∝ 1 − (4/3)x(1−x) (complete screening) by inverse CDF of U (§1.3).
 
-    CDF(x) = (9/7)[x − (2/3)x² + (4/9)x³]; inverted with 8 vectorised Newton steps (pdf ≥ 6/7).
+    CDF(x) = (9/7)[x − (2/3)x² + (4/9)x³] = u is, with x = t + ½, the depressed cubic
+    t³ + 1.5t + q = 0, q = 7/8 − 7u/4, whose one real root is Cardano's formula.
     """
     u = np.asarray(u, dtype=np.float64)
-    x = u.copy()
-    for _ in range(8):
-        cdf = (9 / 7) * (x - (2 / 3) * x**2 + (4 / 9) * x**3)
-        pdf = (9 / 7) * (1 - (4 / 3) * x * (1 - x))
-        x = np.clip(x - (cdf - u) / pdf, 0.0, 1.0)
+    q = 0.875 - 1.75 * u
+    d = np.sqrt(0.25 * q * q + 0.125)  # √(q²/4 + p³/27) with p = 1.5
+    x = np.clip(np.cbrt(-0.5 * q + d) + np.cbrt(-0.5 * q - d) + 0.5, 0.0, 1.0)
     return x.astype(F32)
 
 

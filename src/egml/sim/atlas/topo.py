@@ -141,14 +141,16 @@ class CellGraph:
             if pos.size == 0:
                 continue
             cl, il, jl = c[pos], ie[pos], ip[pos]
+            src = idx[pos]
+            ok_i = {-1: il > 0, 0: np.ones(len(pos), bool), 1: il < ne - 1}
+            ok_j = {-1: jl > 0, 0: ok_i[0], 1: jl < nph - 1}
             for di in (-1, 0, 1):
                 for dj in (-1, 0, 1):
                     if di == 0 and dj == 0:
                         continue
-                    i2, j2 = il + di, jl + dj
-                    ok = (i2 >= 0) & (i2 < ne) & (j2 >= 0) & (j2 < nph)
+                    ok = ok_i[di] & ok_j[dj]  # same layer: a flat-index shift
                     pos_out.append(pos[ok])
-                    dst_out.append(self.flat(lay, cl[ok], i2[ok], j2[ok]))
+                    dst_out.append(src[ok] + (di * nph + dj))
             for other in (lay - 1, lay + 1):
                 if (lay, other) not in self.cross:
                     continue
@@ -234,20 +236,22 @@ def topo_cluster_labels(
     where = np.zeros(graph.size, np.int64)
     where[grow_idx] = np.arange(grow_idx.size)
     dst_pos = where[dst]
-    order = np.argsort(dst_pos, kind="stable")
-    pos, dst_pos = pos[order], dst_pos[order]
-    starts = (
-        np.flatnonzero(np.r_[True, dst_pos[1:] != dst_pos[:-1]]) if dst_pos.size else np.zeros(0, np.int64)
-    )
-    targets = dst_pos[starts]
     g_lab = lab[grow_idx]
+    # synchronous dilation steps; only edges from cells whose label changed in the previous step
+    # can lower a label, so each step runs on those edges (same result as a full sweep)
+    changed = np.ones(g_lab.size, bool)
     for _ in range(max_iterations):
-        if targets.size == 0:
+        e = np.flatnonzero(changed[pos])
+        if e.size == 0:
+            break
+        cand = g_lab[pos[e]]
+        d = dst_pos[e]
+        better = cand < g_lab[d]
+        if not better.any():
             break
         new = g_lab.copy()
-        new[targets] = np.minimum(new[targets], np.minimum.reduceat(g_lab[pos], starts))
-        if np.array_equal(new, g_lab):
-            break
+        np.minimum.at(new, d[better], cand[better])
+        changed = new < g_lab
         g_lab = new
     lab[grow_idx] = g_lab
     # perimeter: every existing neighbour of a grown cell, any E (threshold 0)
