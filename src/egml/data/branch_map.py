@@ -46,6 +46,8 @@ _KEYS = (
     "axis_order",
     "dtype",
     "allow_nan",
+    "classes",
+    "require_classes",
 )
 
 
@@ -64,6 +66,8 @@ class FieldSpec:
     axis_order: tuple[str, ...] | None = None
     dtype: str | None = None
     allow_nan: bool | None = None
+    classes: tuple[int, ...] | None = None  # the only values a label may take
+    require_classes: bool | None = None  # every class must have entries (training data)
 
     @property
     def branches(self) -> tuple[str, ...]:
@@ -132,6 +136,8 @@ def parse_field(name: str, entry: str | Mapping[str, Any] | FieldSpec) -> FieldS
         axis_order=None if entry.get("axis_order") is None else tuple(str(a) for a in entry["axis_order"]),
         dtype=None if dtype is None else str(np.dtype(str(dtype))),
         allow_nan=True if entry.get("allow_nan") else None,
+        classes=_int_tuple(entry["classes"], name, "classes") if entry.get("classes") is not None else None,
+        require_classes=True if entry.get("require_classes") else None,
     )
 
 

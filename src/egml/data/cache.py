@@ -106,7 +106,7 @@ def write_cache(path: str, table: StoredTable) -> None:
         tmp = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.path.basename(path)}-")
     except OSError as exc:
         raise DataError(
-            f"cache folder {parent!r} is not writable ({exc.strerror}); set data.cache_dir"
+            f"cache folder {parent!r} is not writable ({exc.strerror}); set paths.cache_dir to a writable folder"
         ) from None
     try:
         kinds = []
@@ -133,7 +133,9 @@ def write_cache(path: str, table: StoredTable) -> None:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise DataError(
-            f"could not write cache {path!r} ({exc.strerror or exc}); expected a writable cache_dir with free space"
+            f"could not write cache {path!r} ({exc.strerror or exc}: disk full or file-size limit?); "
+            "expected a writable cache_dir with free space (free space, set paths.cache_dir elsewhere "
+            "or data.cache=false)"
         ) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

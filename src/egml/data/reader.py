@@ -107,7 +107,40 @@ def load_table(
     file_id = np.concatenate([np.full(len(p[2]), p[0], dtype=np.int32) for p in parts])
     entry = np.concatenate([p[2] for p in parts])
     table = Table(columns, file_id, entry, paths)
-    return apply_nonfinite_policy(table, nonfinite, tree, nan_allowed(specs))
+    table = apply_nonfinite_policy(table, nonfinite, tree, nan_allowed(specs))
+    check_classes(table, specs, tree)
+    return table
+
+
+def check_classes(table: Table, specs: Mapping[str, FieldSpec], tree: str) -> None:
+    """Label fields with declared ``classes``: no other value, and (``require_classes``) none empty."""
+    for name, spec in specs.items():
+        if spec.classes is None:
+            continue
+        value = np.asarray(table.columns[name])
+        allowed = np.asarray(spec.classes)
+        outside = ~np.isin(value, allowed)
+        source = f"field {name!r} (branch {spec.branch or spec.expr!r}) of tree {tree!r}"
+        if outside.any():
+            idx = np.flatnonzero(outside)
+            where = ", ".join(_row_name(table, i) for i in idx[:3])
+            raise DataError(
+                f"{source}: {idx.size} of {len(table)} entries hold labels {np.unique(value[idx])[:5].tolist()} "
+                f"outside the task's classes {list(spec.classes)}; first at {where}; "
+                "expected only those labels (fix the label branch, or drop such entries with data.selection)"
+            )
+        if spec.require_classes:
+            missing = [int(c) for c in allowed if not np.any(value == c)]
+            if missing:
+                raise DataError(
+                    f"{source}: no entries of class {', '.join(map(str, missing))} (of classes "
+                    f"{list(spec.classes)}) among the {len(table)} entries of {', '.join(table.files)}; "
+                    "every class needs training entries: add files holding it"
+                )
+
+
+def _row_name(table: Table, i: int) -> str:
+    return f"{os.path.basename(table.files[table.file_id[i]])}:{table.entry[i]}"
 
 
 def read_tree(

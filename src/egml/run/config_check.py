@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -55,7 +56,37 @@ def check_keys(where: str, keys: Iterable[str], allowed: Iterable[str]) -> None:
             )
 
 
+#: ``_target_`` may only name egml's own classes: instantiating (or even importing) anything
+#: else from a config would run arbitrary code (issue 10: untrusted configs)
+TARGET_PREFIX = "egml."
+
+
+def check_target_is_egml(path: str, where: str) -> None:
+    if (
+        not str(path).startswith(TARGET_PREFIX)
+        or ".." in str(path)
+        or not str(path).replace(".", "").replace("_", "").isalnum()
+    ):
+        raise EgmlError(
+            f"config key '{where}._target_' is '{path}'; only egml's own classes may be instantiated "
+            f"(expected a class path starting with '{TARGET_PREFIX}', e.g. egml.models.photon_cnn.PhotonCNN)"
+        )
+
+
+def check_targets(where: str, node: Any) -> None:
+    """Refuse any ``_target_`` outside egml anywhere under ``node`` (before anything is imported)."""
+    if isinstance(node, Mapping):
+        if "_target_" in node:
+            check_target_is_egml(str(node["_target_"]), where)
+        for key, value in node.items():
+            check_targets(f"{where}.{key}", value)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            check_targets(f"{where}[{i}]", value)
+
+
 def import_target(path: str, where: str) -> Any:
+    check_target_is_egml(path, where)
     module_name, _, attr = path.rpartition(".")
     try:
         return getattr(importlib.import_module(module_name), attr)
@@ -86,9 +117,70 @@ def _walk_targets(where: str, node: Any) -> None:
             _walk_targets(f"{where}.{key}", value)
 
 
+def model_tasks() -> dict[str, set[str]]:
+    """Model class → the tasks whose model configs (``conf/model/<task>[_variant].yaml``) use it."""
+    from pathlib import Path
+
+    from egml.tasks.registry import TASKS
+
+    out: dict[str, set[str]] = {}
+    conf = Path(__file__).resolve().parents[1] / "conf" / "model"
+    for file in sorted(conf.glob("*.yaml")):
+        owners = [t for t in TASKS if file.stem == t or file.stem.startswith(f"{t}_")]
+        target = OmegaConf.load(file).get("_target_")
+        if owners and target:
+            out.setdefault(str(target), set()).add(max(owners, key=len))
+    return out
+
+
+def check_model_fits_task(cfg: DictConfig) -> None:
+    """A model made for another task (e.g. the photon CNN on electron data) is refused up front."""
+    target = str(cfg.model.get("_target_", ""))
+    tasks = model_tasks().get(target)
+    if tasks and cfg.task.name not in tasks:
+        raise EgmlError(
+            f"config key 'model._target_': model '{target}' is made for task {', '.join(sorted(tasks))}, "
+            f"not for task '{cfg.task.name}' (its data has other inputs); expected model={cfg.task.name} "
+            "or no model= override"
+        )
+
+
+_EFFICIENCY_KEY = re.compile(r"(_efficiency|_target)$")
+_EFFICIENCY_MAPS = ("wp_targets", "targets")
+
+
+def check_efficiency_targets(where: str, node: Any) -> None:
+    """Working-point/efficiency targets under ``task`` must be numbers in (0, 1)."""
+    if not isinstance(node, Mapping):
+        return
+    for key, value in node.items():
+        here = f"{where}.{key}"
+        if key in _EFFICIENCY_MAPS and isinstance(value, Mapping):
+            for name, target in value.items():
+                _check_fraction(f"{here}.{name}", target)
+        elif _EFFICIENCY_KEY.search(str(key)) and value is not None and not isinstance(value, Mapping):
+            _check_fraction(here, value)
+        else:
+            check_efficiency_targets(here, value)
+
+
+def _check_fraction(where: str, value: Any) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0.0 < float(value) < 1.0
+    if not ok:
+        raise EgmlError(
+            f"config key '{where}' is {value!r}; expected an efficiency strictly between 0 and 1 "
+            "(e.g. 0.8 for 80 %)"
+        )
+
+
 def validate(cfg: DictConfig) -> None:
     """Raise EgmlError on the first unknown or invalid key."""
     check_keys("<root>", cfg.keys(), TOP_LEVEL_KEYS)
+    for key in cfg.keys():
+        check_targets(
+            str(key),
+            OmegaConf.to_container(cfg[key], resolve=False) if OmegaConf.is_config(cfg[key]) else cfg[key],
+        )
     if cfg.stage not in STAGES:
         raise EgmlError(f"config key 'stage' is '{cfg.stage}'; expected one of {', '.join(STAGES)}")
     from lightning import Trainer
@@ -104,3 +196,5 @@ def validate(cfg: DictConfig) -> None:
     container = OmegaConf.to_container(cfg, resolve=False)
     for group in ("model", "task"):
         _walk_targets(group, container[group])
+    check_model_fits_task(cfg)
+    check_efficiency_targets("task", OmegaConf.to_container(cfg.task, resolve=True))

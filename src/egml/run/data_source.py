@@ -77,6 +77,40 @@ def check_inputs_are_not_truth(branch_map: Mapping[str, Any], inputs: list[str])
                 )
 
 
+#: label values of the classification tasks (a task class may declare ``label_classes`` instead)
+TASK_LABEL_CLASSES: dict[str, tuple[int, ...]] = {"electron_dnn": (0, 1, 2, 3, 4, 5), "photon_cnn": (0, 1)}
+
+
+def with_label_classes(
+    branch_map: dict[str, Any], label: str, classes: tuple[int, ...] | None
+) -> dict[str, Any]:
+    """The branch map with the label field checked against the task's classes, each required."""
+    if not classes or label not in branch_map:
+        return branch_map
+    entry = branch_map[label]
+    entry = {"branch": entry} if isinstance(entry, str) else dict(entry)
+    entry.setdefault("classes", list(classes))
+    entry.setdefault("require_classes", True)
+    return {**branch_map, label: entry}
+
+
+def with_scalar_features(branch_map: dict[str, Any], cfg: DictConfig) -> dict[str, Any]:
+    """Inputs of a flat feature-vector model (``model.feature_names``) must be one value per entry."""
+    names = cfg.model.get("feature_names")
+    if names is None:
+        return branch_map
+    out = dict(branch_map)
+    for name in names:
+        entry = out.get(name)
+        if entry is None:
+            continue
+        entry = {"branch": entry} if isinstance(entry, str) else dict(entry)
+        if entry.get("shape") is None and entry.get("reshape") is None:
+            entry["shape"] = []  # a scalar: a jagged or array-valued branch fails with a clear line
+        out[name] = entry
+    return out
+
+
 def synthetic_files(cfg: DictConfig) -> dict[str, list[str]]:
     """Generate (once) and return the default train/val/test files of the task."""
     from egml.sim.default_data import ensure_dataset
@@ -115,6 +149,9 @@ def build_datamodule(cfg: DictConfig, task_cls: Any) -> Any:
     check_inputs_are_not_truth(branch_map, inputs)
     wanted = [*inputs, d.label, *getattr(task_cls, "required_fields", ()), *task_cls.passthrough_fields]
     fields = [f for f in dict.fromkeys(wanted) if f in branch_map]
+    classes = getattr(task_cls, "label_classes", None) or TASK_LABEL_CLASSES.get(cfg.task.name)
+    branch_map = with_label_classes(branch_map, d.label, classes)
+    branch_map = with_scalar_features(branch_map, cfg)
     for f in getattr(task_cls, "required_fields", ()):
         if f not in branch_map:
             raise EgmlError(
@@ -184,6 +221,8 @@ def normalization_stats(dm: Any) -> dict[str, dict[str, float]] | None:
 def split_columns(dm: Any, split: str) -> dict[str, np.ndarray]:
     """Fixed-shape columns of one split, in the order the (unshuffled) dataloader yields them."""
     ds = dm.datasets[split]
+    if not hasattr(ds, "rows"):  # streaming: read the split once
+        return ds.fixed_columns()
     rows = np.sort(ds.rows)
     out = {}
     for name, col in ds.table.columns.items():

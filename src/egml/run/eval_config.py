@@ -46,6 +46,29 @@ def locate_checkpoint(ckpt_path: str | None, stage: str) -> tuple[Path, Path | N
     return path, None
 
 
+def check_version(run_dir: Path) -> None:
+    """A run trained by another egml major.minor version (``egml_run.json``) is refused."""
+    import json
+
+    import egml
+
+    info_file = run_dir / "egml_run.json"
+    if not info_file.is_file():
+        return
+    try:
+        trained = str(json.loads(info_file.read_text()).get("egml_version", ""))
+    except (ValueError, AttributeError):
+        raise EgmlError(
+            f"{info_file}: not a readable egml_run.json (expected JSON with 'egml_version')"
+        ) from None
+    if trained.split(".")[:2] != egml.__version__.split(".")[:2]:
+        raise EgmlError(
+            f"checkpoint's run {run_dir} was trained with egml {trained or '(unknown)'} ({info_file}); "
+            f"this is egml {egml.__version__}: expected the same major.minor version; "
+            f"retrain, or evaluate with egml=={trained or 'the training version'}"
+        )
+
+
 def cli_overrides() -> list[str]:
     """Dotted keys set on the command line (empty when not run through the Hydra CLI)."""
     from hydra.core.hydra_config import HydraConfig
@@ -66,6 +89,11 @@ def merged_config(cfg: DictConfig, run_dir: Path | None, overrides: list[str] | 
         )
         return cfg
     trained = OmegaConf.load(run_dir / "config.yaml")
+    from egml.run.config_check import check_targets
+
+    for section in TRAINED_SECTIONS:  # the run dir's config.yaml is a file from elsewhere too
+        check_targets(section, OmegaConf.to_container(trained[section], resolve=False))
+    check_version(run_dir)
     if trained.task.name != cfg.task.name:
         raise EgmlError(
             f"config key 'task.name' is '{cfg.task.name}' but the checkpoint's run trained '{trained.task.name}'; "

@@ -16,7 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 import egml
-from egml.atomic import atomic_write_json
+from egml.atomic import atomic_path, atomic_write_json
 from egml.errors import EgmlError
 from egml.export.onnx import OPSET, PARITY_TOLERANCE, export_onnx, parity
 from egml.run.eval_data import build_eval_datamodule
@@ -91,9 +91,8 @@ def export_stage(cfg: DictConfig) -> dict[str, Any]:
     path = out_dir / "model.onnx"
     if not report["parity_ok"]:
         path = out_dir / "model.onnx.parity_failed"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(model_bytes)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(model_bytes)
     atomic_write_json(out_dir / "export.json", report)
     if not report["parity_ok"]:
         worst = max(c.max_scaled_diff for c in checks)

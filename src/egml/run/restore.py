@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,10 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, ... for bad files
+        first = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[:1] or [""]
         raise EgmlError(
             f"config key 'ckpt_path': '{path}' is not a checkpoint readable with weights_only=True "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            f"({type(exc).__name__}: {first[0][:120]}); egml never unpickles code: pass a checkpoint written by egml"
         ) from None
     if "state_dict" not in ckpt:
         raise EgmlError(
@@ -53,6 +55,12 @@ def restore_task(cfg: DictConfig, ckpt: dict[str, Any]) -> Any:
     """The task of ``cfg`` with the checkpoint's weights (strict), in eval mode."""
     from egml.tasks.registry import task_class
 
+    trained_task = (ckpt.get(CHECKPOINT_KEY) or {}).get("task")
+    if trained_task is not None and trained_task != cfg.task.name:
+        raise EgmlError(
+            f"config key 'ckpt_path': the checkpoint was trained for task '{trained_task}', "
+            f"not '{cfg.task.name}'; pass task={trained_task} (and that task's model)"
+        )
     cls = task_class(cfg.task.name)
     kwargs = OmegaConf.to_container(cfg.task.module, resolve=True)
     task = cls(model=instantiate(cfg.model), normalization=normalization_of(ckpt), **kwargs)

@@ -155,7 +155,10 @@ class RootWriter:
         self._metadata: dict[str, str] = {}
 
     def __enter__(self) -> RootWriter:
+        from egml.atomic import remove_stale_temporaries
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.path)  # left by a killed writer
         # same directory as the target so that the final rename is atomic
         self._tmp = self.path.parent / f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         self._file = uproot.recreate(self._tmp, compression=self.compression)
