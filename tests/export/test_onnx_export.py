@@ -1,4 +1,4 @@
-"""stage=export for every task whose config exists: ONNX parity with PyTorch on real inputs.
+"""stage=export for every task and model variant: ONNX parity with PyTorch on real inputs.
 
 The network is freshly initialised (parity is a property of the graph, not of training) and
 saved as a checkpoint inside a run dir with the composed config, exactly what training leaves;
@@ -22,6 +22,37 @@ onnx = pytest.importorskip("onnx")
 
 TASKS = ("photon_cnn", "electron_dnn", "merged_photon", "energy_regression")
 N_ENTRIES = 64
+#: every experiment that changes the network (heads, outputs, inputs, architecture); exported with
+#: narrow layers (parity is a property of the graph's operations, not of its width)
+VARIANTS = {
+    "photon_cnn_layer_split": "photon_cnn",
+    "photon_cnn_disco": "photon_cnn",
+    "electron_dnn_cf_extras": "electron_dnn",
+    "merged_photon_multiclass": "merged_photon",
+    "merged_photon_shower": "merged_photon",
+    "merged_photon_track": "merged_photon",
+    "energy_regression_deep_sets": "energy_regression",
+    "energy_regression_gaussian": "energy_regression",
+    "energy_regression_asymmetric": "energy_regression",
+    "energy_regression_eta_annotation": "energy_regression",
+    "energy_regression_all_types": "energy_regression",
+    "energy_regression_converted": "energy_regression",
+}
+#: experiments whose network is one of the above (only the loss, data or evaluation differ)
+SAME_NETWORK = {
+    "electron_dnn_scan": "evaluation only",
+    "energy_regression_truncated": "the network of energy_regression_gaussian",
+    "energy_regression_electron": "data only",
+    "merged_photon_shower_track": "the default merged_photon inputs",
+}
+NARROW = {
+    "photon_cnn": ["model.conv_filters=[4,4]", "model.dense_widths=[8]"],
+    "electron_dnn": ["model.depth=2", "model.width=16"],
+    "merged_photon": ["model.widths=[4,8]", "model.blocks_per_stage=1"],
+    "energy_regression": ["model.head_widths=[16]", "model.embed_dim=16", "model.n_heads=2", "model.n_blocks=1",
+                          "model.ff_dim=16"],
+    "energy_regression_deep_sets": ["model.phi_widths=[8]", "model.latent_dim=8", "model.rho_widths=[8]"],
+}  # fmt: skip
 
 
 def _compose(overrides: list[str]):
@@ -31,13 +62,13 @@ def _compose(overrides: list[str]):
         return compose("config", overrides=overrides)
 
 
-def fake_run(task: str, run_dir: Path, cache: Path) -> Path:
+def fake_run(task: str, run_dir: Path, cache: Path, overrides: tuple[str, ...] = ()) -> Path:
     """A run dir with config.yaml and a checkpoint of an untrained model (weights_only-loadable)."""
     from hydra.utils import instantiate
 
     from egml.tasks.registry import task_class
 
-    cfg = _compose([f"task={task}", f"paths.cache_dir={cache}", f"paths.output_dir={run_dir}"])
+    cfg = _compose([f"task={task}", f"paths.cache_dir={cache}", f"paths.output_dir={run_dir}", *overrides])
     torch.manual_seed(0)
     stats = {f: {"mean": 0.25, "std": 1.5} for f in cfg.data.normalize}
     module = OmegaConf.to_container(cfg.task.module, resolve=True)
@@ -50,14 +81,23 @@ def fake_run(task: str, run_dir: Path, cache: Path) -> Path:
     return run_dir
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_export_parity(task: str, egml_cache: Path, tmp_path: Path, run_egml) -> None:
-    if not (Path(CONFIG_DIR) / "task" / f"{task}.yaml").exists():
-        pytest.skip(f"conf/task/{task}.yaml does not exist yet")
+def test_every_experiment_is_covered() -> None:
+    experiments = {p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")}
+    assert experiments == set(VARIANTS) | set(SAME_NETWORK)
+
+
+CASES = [(task, None) for task in TASKS] + [(task, exp) for exp, task in VARIANTS.items()]
+
+
+@pytest.mark.parametrize(("task", "experiment"), CASES, ids=[e or t for t, e in CASES])
+def test_export_parity(task: str, experiment: str | None, egml_cache: Path, tmp_path: Path, run_egml) -> None:
     from egml.sim.default_data import ensure_dataset
 
     sample = ensure_dataset(task, "test", N_ENTRIES, seed=3, cache_dir=egml_cache / "data")
-    run = fake_run(task, tmp_path / "train", egml_cache)
+    overrides = (
+        () if experiment is None else (f"experiment={experiment}", *NARROW.get(experiment, NARROW[task]))
+    )
+    run = fake_run(task, tmp_path / "train", egml_cache, overrides)
     out = tmp_path / "export"
     run_egml([
         f"task={task}", "stage=export", f"ckpt_path={run}", f"data.files=[{sample}]", f"paths.cache_dir={egml_cache}",

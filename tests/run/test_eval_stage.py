@@ -110,3 +110,21 @@ def test_eval_needs_a_checkpoint(tmp_path: Path, run_egml) -> None:
         run_egml(
             ["task=photon_cnn", "stage=eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", "data.files=[x.root]"]
         )
+
+
+def test_eval_logs_plots_and_tables_to_wandb_offline(
+    trained: Path, egml_cache: Path, tmp_path: Path, run_egml, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("wandb")
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    out = tmp_path / "eval_wandb"
+    run_egml([
+        "task=photon_cnn", "stage=eval", f"ckpt_path={trained}", f"data.files=[{_test_file(egml_cache)}]",
+        f"paths.output_dir={out}", "logger=default",
+    ])  # fmt: skip
+    (run,) = (out / "wandb").glob("offline-run-*")
+    media = run / "files" / "media"
+    assert list((media / "images" / "plots").glob("roc_*.png"))
+    assert list((media / "table" / "tables").glob("working_points_*.table.json"))
+    assert list((media / "table" / "roc").glob("roc_table_*.table.json"))
+    assert (out / "csv" / "metrics.csv").stat().st_size > 0

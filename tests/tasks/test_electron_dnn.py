@@ -100,7 +100,7 @@ def test_dnn_working_points_close_on_independent_rows(tmp_path: Path) -> None:
     for wp in ("loose", "medium", "tight"):
         assert m[f"test/dnn_{wp}_closure_bins"] == 2
         assert m[f"test/dnn_{wp}_closure_maxdev"] < 0.01
-        assert preds[f"dnn_{wp}"].dtype == np.int32
+        assert preds[f"wp_{wp}"].dtype == np.int32
     assert 0.5 < m["test/auc_El"] <= 1.0 and m["test/rej70"] > 1.0
     assert (tmp_path / "working_points.json").exists()
 
@@ -134,10 +134,10 @@ def _check_run(run_dir: Path, metrics: dict) -> None:
             "et",
             "eta",
         }
-        want |= {f"{who}_{wp}" for who in ("dnn", "lh") for wp in ("loose", "medium", "tight")}
+        want |= {f"{who}_{wp}" for who in ("wp", "lh") for wp in ("loose", "medium", "tight")}
         assert want <= set(tree.keys())
         assert tree.num_entries == sum(metrics[f"test/n_{c}"] for c in ELECTRON_CLASSES)
-    for plot in ("roc_el_vs_background", "roc_el_vs_LFH", "confusion_matrix", "D_el_per_class",
+    for plot in ("roc", "roc_el_vs_LFH", "confusion_matrix", "scores",
                  "background_efficiency_vs_et_tight"):  # fmt: skip
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 0
     assert (run_dir / "working_points.json").exists()

@@ -138,8 +138,8 @@ def test_evaluation_metrics_and_decisions(tmp_path: Path, mode: str) -> None:
     else:
         assert m["test/confusion_qcd_fake_as_qcd_fake"] > 0.6
         assert (tmp_path / "plots" / "confusion_matrix.png").stat().st_size > 0
-    assert json.loads((tmp_path / "working_points.json").read_text())["working_points"]["tagger_medium"]
-    for plot in ("roc", "scores_test", "efficiency_vs_mA_medium", "sb_vs_mA"):
+    assert json.loads((tmp_path / "working_points.json").read_text())["working_points"]["medium"]
+    for plot in ("roc", "scores", "efficiency_vs_mA_medium", "sb_vs_mA"):
         assert (tmp_path / "plots" / f"{plot}.png").stat().st_size > 0
 
 

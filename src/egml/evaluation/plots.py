@@ -1,9 +1,14 @@
 """The standard HEP plots of every task, in one place, with experiment styles from mplhep.
 
 Every function takes arrays, writes ``<out_dir>/<name>.png`` (and ``.pdf`` when asked)
-atomically, and returns the path. Names are consistent across tasks: ``roc``,
-``efficiency_vs_<var>``, ``scores``, ``confusion_matrix``, ``resolution_vs_<var>``,
-``response``, ``correlations_<sample>``.
+atomically, and returns the path. Names are consistent across tasks (:data:`STANDARD_PLOTS`):
+``roc``, ``scores``, ``efficiency_vs_pt_<wp>`` and ``efficiency_vs_abs_eta_<wp>`` (E_T on the
+x axis for electrons), ``confusion_matrix``, ``resolution_vs_<var>``, ``response``, plus
+task-specific ones (``correlations_<sample>``, ``sb_vs_mA``, ...).
+
+The numbers behind the curves of ``roc``, ``efficiency_vs`` and ``resolution_vs`` are written
+beside them as ``<out_dir>/data/<name>.json`` (columns of equal length), from which the W&B
+logger builds its tables and line plots (:func:`egml.run.loggers.log_run_artifacts`).
 """
 
 from __future__ import annotations
@@ -17,9 +22,19 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from egml.atomic import atomic_path
+from egml.atomic import atomic_path, atomic_write_json
 
 STYLES = {"ATLAS": "ATLAS", "CMS": "CMS"}
+#: plots every task of a kind writes (``<wp>`` = each of its working points)
+STANDARD_PLOTS = {
+    "photon_cnn": ("roc", "scores", "efficiency_vs_pt_<wp>", "efficiency_vs_abs_eta_<wp>"),
+    "electron_dnn": ("roc", "scores", "efficiency_vs_pt_<wp>", "efficiency_vs_abs_eta_<wp>", "confusion_matrix"),
+    "merged_photon": ("roc", "scores", "efficiency_vs_pt_<wp>", "efficiency_vs_abs_eta_<wp>"),
+    "energy_regression": ("response_<type>", "resolution_vs_E_true_<type>", "resolution_vs_abs_eta_<type>",
+                          "resolution_vs_mu"),
+}  # fmt: skip
+DATA_DIR = "data"
+MAX_CURVE_POINTS = 200  # ROC points kept in the data file (evenly spaced along the curve)
 #: axis labels of canonical variable names (others are printed as given)
 AXIS_LABELS = {
     "pt": r"$p_{T}$ [GeV]",
@@ -71,6 +86,19 @@ class PlotWriter:
         plt.close(fig)
         return path
 
+    def save_data(
+        self, name: str, columns: Mapping[str, Sequence[float] | np.ndarray], **meta: object
+    ) -> Path:
+        """The numbers behind plot ``name``: equal-length columns (NaN/inf as null) and ``meta``."""
+        clean = {}
+        for key, values in columns.items():
+            arr = np.asarray(values, dtype=np.float64).ravel()
+            clean[key] = [float(v) if np.isfinite(v) else None for v in arr]
+        path = self.out_dir / DATA_DIR / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, {"plot": name, **meta, "columns": clean})
+        return path
+
     # --- classification ------------------------------------------------------------------
     def roc(
         self,
@@ -83,9 +111,15 @@ class PlotWriter:
     ) -> Path:
         """Rejection (1/ε_B) vs signal efficiency for each curve, with the baseline's points."""
         fig, ax = self.figure()
-        for label, (eff_s, eff_b) in curves.items():
+        table: dict[str, list[float]] = {"curve": [], "signal_efficiency": [], "background_efficiency": []}
+        for i, (label, (eff_s, eff_b)) in enumerate(curves.items()):
             keep = (eff_b > 0) & (eff_s >= xlim[0])
             ax.plot(eff_s[keep], 1.0 / eff_b[keep], label=label)
+            pick = np.unique(np.linspace(0, len(eff_s) - 1, min(len(eff_s), MAX_CURVE_POINTS)).astype(int))
+            table["curve"] += [float(i)] * len(pick)
+            table["signal_efficiency"] += list(np.asarray(eff_s, np.float64)[pick])
+            table["background_efficiency"] += list(np.asarray(eff_b, np.float64)[pick])
+        self.save_data(name, table, curves=list(curves))  # "curve" indexes these labels
         for label, (eff_s, eff_b) in (points or {}).items():
             if eff_b > 0:
                 ax.plot([eff_s], [1.0 / eff_b], "o", ms=8, label=label)
@@ -110,8 +144,11 @@ class PlotWriter:
         fig, ax = self.figure()
         centres = 0.5 * (edges[1:] + edges[:-1])
         half = 0.5 * (edges[1:] - edges[:-1])
+        table = {"bin_low": edges[:-1], "bin_high": edges[1:]}
         for label, (eff, err) in series.items():
             ax.errorbar(centres, eff, xerr=half, yerr=err, fmt="o", ms=5, label=label)
+            table |= {f"{label} efficiency": eff, f"{label} error": err}
+        self.save_data(name or f"efficiency_vs_{var}", table)
         ax.set_xscale(xscale)
         ax.set_xlabel(AXIS_LABELS.get(var, var))
         ax.set_ylabel(ylabel)
@@ -192,6 +229,7 @@ class PlotWriter:
         centres = 0.5 * (edges[1:] + edges[:-1])
         for label, values in series.items():
             ax.plot(centres, values, "o-", label=label)
+        self.save_data(name, {"bin_low": edges[:-1], "bin_high": edges[1:], **series})
         ax.set_xlabel(AXIS_LABELS.get(var, var))
         ax.set_ylabel(ylabel)
         ax.legend(fontsize=11)

@@ -7,18 +7,16 @@ passthrough fields, baseline outputs, working-point decisions, and ``file_index`
 each candidate in its input file), ``metrics.json`` and plots (eval only; needs the label).
 
 Working points are the maps saved at training (``<run>/working_points.json``), applied, never
-re-fitted; they are copied to this run's ``working_points.json``. A task whose ``evaluate``
-takes a ``saved_working_points`` keyword gets the maps and uses them for its WP metrics and
-plots. Otherwise its ``evaluate`` re-matches working points on the new sample for its own
-metrics (file kept as ``working_points_rematched.json``); the decisions written and the
-``eval/wp/...`` metrics are those of the training maps.
+re-fitted; they are copied to this run's ``working_points.json``. Every task's ``evaluate`` gets
+them as ``saved_working_points`` and uses them for its WP metrics and plots; the decisions
+(``wp_<key>``, ``baseline_wp_<wp>``; :meth:`egml.tasks.base.EgmlTask.working_point_column`) and
+the ``eval/wp/...`` pass fractions are those of the training maps.
 
 ``stage=predict`` needs no label or truth branches: it writes scores and WP decisions only.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from pathlib import Path
@@ -31,13 +29,12 @@ from omegaconf import DictConfig
 from egml.evaluation.working_points import save_working_points
 from egml.run.eval_config import eval_files
 from egml.run.eval_data import build_eval_datamodule
+from egml.run.loggers import build_loggers, finish_wandb, log_run_artifacts
 from egml.run.outputs import write_metrics, write_predictions
 from egml.run.restore import DATAMODULE_KEY, open_trained_run, restore_baseline, restore_working_points
 from egml.tasks.base import concat_rows
 
 log = logging.getLogger("egml")
-
-WP_HOOK = "saved_working_points"
 
 
 def predict_all(task: Any, dm: Any, cfg: DictConfig) -> dict[str, np.ndarray]:
@@ -89,18 +86,8 @@ def baseline_predictions(baseline: Any, dm: Any, labelled: bool) -> dict[str, np
 def task_metrics(
     task: Any, predictions: dict[str, np.ndarray], out_dir: Path, maps: dict[str, Any]
 ) -> dict[str, Any]:
-    """The task's own metrics and plots, with the saved maps when its evaluate accepts them."""
-    if WP_HOOK in inspect.signature(task.evaluate).parameters:
-        return dict(task.evaluate(predictions, out_dir, **{WP_HOOK: maps}))
-    metrics = dict(task.evaluate(predictions, out_dir))
-    fitted = out_dir / "working_points.json"
-    if fitted.exists():
-        fitted.replace(out_dir / "working_points_rematched.json")
-        metrics["eval/note"] = (
-            "test/* working-point metrics were re-matched on this sample by the task (working_points_rematched.json); "
-            "eval/wp/* and the wp decisions use the training maps"
-        )
-    return metrics
+    """The task's own metrics and plots, with the training maps applied (nothing re-fitted)."""
+    return dict(task.evaluate(predictions, out_dir, saved_working_points=maps))
 
 
 def wp_metrics(decisions: dict[str, np.ndarray], label: np.ndarray | None) -> dict[str, float]:
@@ -116,6 +103,16 @@ def wp_metrics(decisions: dict[str, np.ndarray], label: np.ndarray | None) -> di
                 passed[sel].mean()
             )
     return out
+
+
+def log_to_loggers(cfg: DictConfig, out_dir: Path, metrics: dict[str, Any]) -> None:
+    """Scalar metrics, plots, tables and ROC curves of an eval run to the configured loggers."""
+    loggers = build_loggers(cfg, out_dir)
+    for logger in loggers:
+        logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        logger.save()
+    log_run_artifacts(loggers, out_dir)
+    finish_wandb(loggers)
 
 
 def evaluate_stage(cfg: DictConfig) -> dict[str, Any]:
@@ -143,7 +140,7 @@ def evaluate_stage(cfg: DictConfig) -> dict[str, Any]:
     metrics: dict[str, Any] = {"eval/ckpt_path": str(ckpt_file), "eval/files": files}
     if labelled:
         metrics.update(task_metrics(task, predictions, out_dir, maps))
-    usable = {k: wp for k, wp in maps.items() if labelled or wp.score in predictions}
+    usable = {k: wp for k, wp in maps.items() if wp.score in predictions}
     for key in sorted(set(maps) - set(usable)):  # e.g. a baseline map when the baseline could not run
         log.warning("working point %s not applied: score %s is not available", key, maps[key].score)
     decisions = task.apply_working_points(predictions, usable)
@@ -157,5 +154,6 @@ def evaluate_stage(cfg: DictConfig) -> dict[str, Any]:
     write_predictions(out_dir / "predictions.root", predictions)
     if labelled:
         write_metrics(out_dir / "metrics.json", metrics)
+        log_to_loggers(cfg, out_dir, metrics)
     log.info("%s of %d candidates written to %s", cfg.stage, metrics["eval/n_candidates"], out_dir)
     return metrics

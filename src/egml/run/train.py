@@ -15,7 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from egml.run.callbacks import AtomicCheckpointIO, build_callbacks, resolve_ckpt_path
 from egml.run.data_source import build_datamodule, normalization_stats, split_columns
-from egml.run.loggers import build_loggers, finish_wandb
+from egml.run.loggers import build_loggers, finish_wandb, log_run_artifacts
 from egml.run.outputs import write_metrics, write_predictions
 from egml.run.run_info import write_run_info
 from egml.tasks.registry import task_class
@@ -108,6 +108,7 @@ def train(cfg: DictConfig) -> float | None:
     write_metrics(run_dir / "metrics.json", metrics)
     for logger in loggers:
         logger.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+    log_run_artifacts(loggers, run_dir)
     finish_wandb(loggers)
     objective = cfg.objective or cls.default_objective
     log.info("run dir: %s", run_dir)

@@ -85,8 +85,18 @@ class EgmlTask(L.LightningModule):
         """Per-candidate network outputs to save (probabilities, discriminants, energies)."""
         raise NotImplementedError
 
-    def evaluate(self, predictions: dict[str, np.ndarray], out_dir: Path) -> dict[str, Any]:
-        """Metrics (network and baseline side by side) and plots from the test predictions."""
+    def evaluate(
+        self,
+        predictions: dict[str, np.ndarray],
+        out_dir: Path,
+        saved_working_points: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Metrics (network and baseline side by side) and plots from the test predictions.
+
+        At training the task fits its working points (``<out_dir>/working_points.json``); the
+        eval stage passes the maps saved at training as ``saved_working_points``, which are then
+        applied, never re-fitted. Decisions go into ``predictions`` as :meth:`working_point_column`.
+        """
         raise NotImplementedError
 
     # --- reuse of a trained task (eval/predict/export stages) -------------------------------
@@ -95,7 +105,11 @@ class EgmlTask(L.LightningModule):
         checkpoint[CHECKPOINT_KEY] = {"task": self.name, "normalization": self.normalizer.stats()}
 
     def working_point_column(self, key: str) -> str:
-        """predictions.root branch of the decisions of saved working point ``key``."""
+        """predictions.root branch of the decisions of working point ``key`` (the key in
+        working_points.json): ``wp_<key>`` for the network, ``baseline_wp_<wp>`` for a key
+        ``baseline_<wp>`` (a baseline's map fitted by the task's evaluation); same in every task."""
+        if key.startswith("baseline_"):
+            return f"baseline_wp_{key.removeprefix('baseline_')}"
         return f"wp_{key}"
 
     def apply_working_points(

@@ -97,7 +97,18 @@ class ElectronDNNTask(EgmlTask):
 
         return ElectronLikelihood(**dict(cfg or {}))
 
-    def evaluate(self, predictions: dict[str, np.ndarray], out_dir: Path) -> dict[str, Any]:
+    def evaluate(
+        self,
+        predictions: dict[str, np.ndarray],
+        out_dir: Path,
+        saved_working_points: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         from egml.tasks.electron_eval import evaluate_electron_id
 
-        return evaluate_electron_id(predictions, out_dir, fractions=self.fractions, **self.evaluation_cfg)
+        return evaluate_electron_id(
+            predictions,
+            out_dir,
+            fractions=self.fractions,
+            saved_working_points=saved_working_points,
+            **self.evaluation_cfg,
+        )

@@ -31,7 +31,12 @@ from numpy.typing import NDArray
 from egml.baselines.likelihood import DEFAULT_TARGETS, LH_ABS_ETA_EDGES, LH_ET_EDGES
 from egml.evaluation.plots import PlotWriter, binomial_efficiency
 from egml.evaluation.roc import auc, rejection_at_efficiency, roc_curve
-from egml.evaluation.working_points import efficiency_per_bin, fit_working_point, save_working_points
+from egml.evaluation.working_points import (
+    WorkingPointMap,
+    efficiency_per_bin,
+    fit_working_point,
+    save_working_points,
+)
 from egml.physics.discriminants import ELECTRON_CLASSES, PHYSICAL_MIX, d_el
 
 EL, CF = 0, 1
@@ -102,8 +107,12 @@ def evaluate_electron_id(
     min_closure_entries: int = 1000,
     experiment: str = "ATLAS",
     plot_formats: Sequence[str] = ("png",),
+    saved_working_points: Mapping[str, WorkingPointMap] | None = None,
 ) -> dict[str, Any]:
-    """Metrics and plots of the DNN vs the LH (see module docstring); adds WP decisions to ``predictions``."""
+    """Metrics and plots of the DNN vs the LH (see module docstring); adds WP decisions to ``predictions``.
+
+    ``saved_working_points`` (the training maps, at eval) are applied instead of fitting new ones.
+    """
     y = np.asarray(predictions["label"]).astype(np.int64)
     et, abs_eta = (
         np.asarray(predictions["et"], np.float64),
@@ -148,7 +157,7 @@ def evaluate_electron_id(
         ]
         m[f"test/rej{tag}_ratio_vs_lh"] = m[f"test/rej{tag}"] / m[f"baseline/lh_rej{tag}"]
         curves["LH (d', hit requirements)"] = _roc(lh_scores[""], y, w, BACKGROUNDS)
-    plots.roc(curves, name="roc_el_vs_background", xlabel="El efficiency")
+    plots.roc(curves, name="roc", xlabel="El efficiency")  # El vs PC+HF+LFEg+LFH
 
     # --- per background class -------------------------------------------------------------------
     for c in BACKGROUNDS:
@@ -193,12 +202,13 @@ def evaluate_electron_id(
         min_closure_entries,
         plots,
         out_dir,
+        dict(saved_working_points or {}),
     )
 
     # --- D_el per class ---------------------------------------------------------------------------
     plots.scores(
         {c: (score[y == i], None) for i, c in enumerate(ELECTRON_CLASSES) if (y == i).any()},
-        name="D_el_per_class",
+        name="scores",
         xlabel=r"$D_{el}$",
     )
     return m
@@ -222,23 +232,29 @@ def _working_points(
     min_closure_entries: int,
     plots: PlotWriter,
     out_dir: Path,
+    saved: Mapping[str, WorkingPointMap],
 ) -> None:
     el, bkg = y == EL, np.isin(y, BACKGROUNDS)
     et_bin = np.searchsorted(ET_PLOT_EDGES, kin["et"], side="right") - 1
     n_et = len(ET_PLOT_EDGES) - 1
+    eta_edges = np.asarray(LH_ABS_ETA_EDGES, np.float64)
+    eta_bin = np.searchsorted(eta_edges, kin["abs_eta"], side="right") - 1
     maps = {}
     for wp, target in targets.items():
         fit_rows = even & el
-        if not fit_rows.any():
+        if wp in saved:  # eval: the training map, applied; every El row is independent of it
+            wp_map, fit_rows = saved[wp], np.zeros_like(el)
+        elif fit_rows.any():
+            wp_map = fit_working_point(
+                score[fit_rows], np.ones(int(fit_rows.sum()), bool), {k: v[fit_rows] for k, v in kin.items()},
+                WP_BINS, float(target), name=wp, score="D_el",
+            )  # fmt: skip
+        else:
             continue
-        wp_map = fit_working_point(
-            score[fit_rows], np.ones(int(fit_rows.sum()), bool), {k: v[fit_rows] for k, v in kin.items()},
-            WP_BINS, float(target), name=f"dnn_{wp}", score="D_el",
-        )  # fmt: skip
-        maps[f"dnn_{wp}"] = wp_map
+        maps[wp] = wp_map
         passed = wp_map.apply(score, kin)
-        predictions[f"dnn_{wp}"] = passed.astype(np.int32)
-        check = ~even & el
+        predictions[f"wp_{wp}"] = passed.astype(np.int32)
+        check = ~fit_rows & el
         per_bin = efficiency_per_bin(wp_map, score[check], {k: v[check] for k, v in kin.items()})
         big = per_bin["n"] >= min_closure_entries
         m[f"test/dnn_{wp}_eff_heldout"] = float(passed[check].mean()) if check.any() else float("nan")
@@ -246,11 +262,13 @@ def _working_points(
             float(np.max(np.abs(per_bin["efficiency"][big] - target))) if big.any() else float("nan")
         )
         m[f"test/dnn_{wp}_closure_bins"] = int(big.sum())
-        series = {}
+        series, signal_pt, signal_eta = {}, {}, {}
         for who, dec in (("DNN", passed), ("LH", predictions.get(f"lh_{wp}"))):
             if dec is None:
                 continue
             dec = np.asarray(dec).astype(bool)
+            signal_pt[f"{who} {wp}"] = binomial_efficiency(dec[el], w[el], et_bin[el], n_et)
+            signal_eta[f"{who} {wp}"] = binomial_efficiency(dec[el], w[el], eta_bin[el], len(eta_edges) - 1)
             key = "test/dnn" if who == "DNN" else "baseline/lh"
             m[f"{key}_{wp}_eff_el"] = float(np.average(dec[el], weights=w[el])) if el.any() else float("nan")
             eff_b = float(np.average(dec[bkg], weights=w[bkg])) if bkg.any() else float("nan")
@@ -260,7 +278,11 @@ def _working_points(
             "et", ET_PLOT_EDGES, series, name=f"background_efficiency_vs_et_{wp}",
             ylabel="Background efficiency", xscale="log",
         )  # fmt: skip
-    if maps:
+        plots.efficiency_vs("et", ET_PLOT_EDGES, signal_pt, name=f"efficiency_vs_pt_{wp}",
+                            ylabel="El efficiency", xscale="log")  # fmt: skip
+        plots.efficiency_vs("abs_eta", eta_edges, signal_eta, name=f"efficiency_vs_abs_eta_{wp}",
+                            ylabel="El efficiency")  # fmt: skip
+    if maps and not saved:
         save_working_points(
             out_dir / "working_points.json",
             maps,

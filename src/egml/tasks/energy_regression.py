@@ -237,7 +237,13 @@ class EnergyRegressionTask(EgmlTask):
 
         return CalibrationBDT(**dict(cfg or {}))
 
-    def evaluate(self, predictions: dict[str, np.ndarray], out_dir: Path) -> dict[str, Any]:
+    def evaluate(
+        self,
+        predictions: dict[str, np.ndarray],
+        out_dir: Path,
+        saved_working_points: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Resolution metrics and plots (a regression has no working points to apply)."""
         from egml.tasks.regression_eval import evaluate_energy_regression
 
         return evaluate_energy_regression(predictions, out_dir, **self.evaluation_cfg)

@@ -27,7 +27,7 @@ import numpy as np
 
 from egml.baselines.photon_bdt import mass_point_mask
 from egml.evaluation.plots import PlotWriter
-from egml.evaluation.roc import auc, binomial_efficiency, roc_curve
+from egml.evaluation.roc import auc
 from egml.evaluation.significance import signal_to_background
 from egml.evaluation.working_points import WorkingPointMap, fit_working_point, save_working_points
 
@@ -89,6 +89,8 @@ def _method_metrics(
     masses: Sequence[float],
     targets: Mapping[str, float],
     min_signal: int,
+    score_column: str,
+    saved: Mapping[str, WorkingPointMap],
 ) -> tuple[dict[str, Any], dict[str, WorkingPointMap], dict[str, np.ndarray]]:
     sig, bkg = label == MERGED_PHOTON, label == QCD_FAKE
     both = sig | bkg
@@ -99,7 +101,12 @@ def _method_metrics(
             rows = sel | bkg
             m[f"{prefix}/auc_{mass_tag(mt)}"] = auc(score[rows], sel[rows])
     fit_rows = calib & (bkg | (sig & mass_point_mask(mass, train_masses)))
-    maps = fit_thresholds(score[fit_rows], sig[fit_rows], targets, prefix)
+    missing = {wp: t for wp, t in targets.items() if wp not in saved}
+    maps = (
+        {**fit_thresholds(score[fit_rows], sig[fit_rows], missing, score_column), **saved}
+        if missing
+        else dict(saved)
+    )
     meas = ~calib
     decisions: dict[str, np.ndarray] = {}
     for wp, wpmap in maps.items():
@@ -139,14 +146,20 @@ def evaluate_merged_photon(
     min_signal: int = 20,
     experiment: str = "CMS",
     plot_formats: Sequence[str] = ("png",),
+    saved_working_points: Mapping[str, WorkingPointMap] | None = None,
 ) -> dict[str, Any]:
-    """Metrics (``test/…`` tagger, ``baseline/…`` BDT), WP files and plots; adds WP decisions to ``predictions``."""
+    """Metrics (``test/…`` tagger, ``baseline/…`` BDT), WP files and plots; adds WP decisions to ``predictions``.
+
+    Map keys: ``<wp>`` (tagger, decisions ``wp_<wp>``) and ``baseline_<wp>`` (BDT, ``baseline_wp_<wp>``).
+    With ``saved_working_points`` (the training maps, at eval) nothing is fitted: every row is measured.
+    """
     targets = dict(working_points or WORKING_POINTS)
+    saved = dict(saved_working_points or {})
     label = np.asarray(predictions["label"]).astype(np.int64)
     mass = np.asarray(predictions["A_mass"], dtype=np.float64)
     if not ((label == MERGED_PHOTON).any() and (label == QCD_FAKE).any()):
         raise ValueError("merged_photon evaluation needs merged photons (label 1) and QCD fakes (label 2)")
-    calib = np.arange(label.size) % 2 == 0
+    calib = np.arange(label.size) % 2 == 0 if not saved else np.zeros(label.size, bool)
     predictions["wp_calibration"] = calib.astype(np.int32)
     scores = {"test": np.asarray(predictions["score_merged_photon"], dtype=np.float64)}
     if "baseline_score" in predictions:
@@ -163,15 +176,28 @@ def evaluate_merged_photon(
             ((label == MERGED_PHOTON) & mass_point_mask(mass, [mt])).sum()
         )
     all_maps: dict[str, WorkingPointMap] = {}
+    columns = {"test": "score_merged_photon", "baseline": "baseline_score"}
     for prefix, score in scores.items():
+        key = "" if prefix == "test" else "baseline_"
+        mine = {wp: saved[key + wp] for wp in targets if key + wp in saved}
         m, maps, decisions = _method_metrics(
-            prefix, score, label, mass, calib, train_masses, masses, targets, min_signal
+            prefix,
+            score,
+            label,
+            mass,
+            calib,
+            train_masses,
+            masses,
+            targets,
+            min_signal,
+            columns[prefix],
+            mine,
         )
         metrics.update(m)
         column = "wp" if prefix == "test" else "baseline_wp"
         for wp, decision in decisions.items():
             predictions[f"{column}_{wp}"] = decision.astype(np.int32)
-            all_maps[f"{'tagger' if prefix == 'test' else 'baseline'}_{wp}"] = maps[wp]
+            all_maps[key + wp] = maps[wp]
     if "baseline" in scores:
         for wp in targets:
             base = metrics[f"baseline/sb_{wp}"]
@@ -188,12 +214,19 @@ def evaluate_merged_photon(
                 metrics[f"test/confusion_{MATRIX_NAMES[t]}_as_{MATRIX_NAMES[p]}"] = float(matrix[i, j])
         metrics["test/accuracy"] = float((predicted == label).mean())
         metrics["test/balanced_accuracy"] = float(np.nanmean(np.diag(matrix)))
-    save_working_points(
-        Path(out_dir) / "working_points.json",
-        all_maps,
-        metadata={"task": "merged_photon", "definition": WP_DEFINITION, "train_masses": list(train_masses)},
-    )
-    _plots(
+    if not saved:
+        save_working_points(
+            Path(out_dir) / "working_points.json",
+            all_maps,
+            metadata={
+                "task": "merged_photon",
+                "definition": WP_DEFINITION,
+                "train_masses": list(train_masses),
+            },
+        )
+    from egml.tasks.merged_plots import merged_photon_plots  # imports this module's constants
+
+    merged_photon_plots(
         PlotWriter(Path(out_dir) / "plots", experiment, plot_formats),
         scores,
         label,
@@ -206,85 +239,3 @@ def evaluate_merged_photon(
         predictions,
     )
     return metrics
-
-
-def _plots(
-    plots: PlotWriter,
-    scores: Mapping[str, np.ndarray],
-    label: np.ndarray,
-    mass: np.ndarray,
-    calib: np.ndarray,
-    metrics: Mapping[str, Any],
-    masses: Sequence[float],
-    targets: Mapping[str, float],
-    mode: str,
-    predictions: Mapping[str, np.ndarray],
-) -> None:
-    names = {"test": "ResNet tagger", "baseline": "photon-ID BDT"}
-    sig, bkg = label == MERGED_PHOTON, label == QCD_FAKE
-    both = sig | bkg
-    curves = {}
-    for prefix, s in scores.items():
-        roc = roc_curve(s[both], sig[both])
-        curves[names[prefix]] = (roc.signal_efficiency, roc.background_efficiency)
-        plots.scores(
-            {
-                "merged photon": (s[sig], None),
-                "QCD fake": (s[bkg], None),
-                "single photon": (s[label == 0], None),
-            },
-            name=f"scores_{prefix}",
-            xlabel=f"{names[prefix]} score",
-        )
-    plots.roc(curves, name="roc")
-    centres = np.asarray(sorted(masses), dtype=np.float64)
-    edges = np.r_[centres[0] - 0.05, 0.5 * (centres[1:] + centres[:-1]), centres[-1] + 0.1]
-    meas = ~calib
-    for wp in targets:
-        series = {}
-        for prefix in scores:
-            passed = predictions["wp_" + wp if prefix == "test" else "baseline_wp_" + wp].astype(bool)
-            sel = meas & sig
-            eff = np.full(len(centres), np.nan)
-            err = np.full(len(centres), np.nan)
-            for i, mt in enumerate(centres):  # loop over a handful of mass points
-                rows = sel & mass_point_mask(mass, [mt])
-                if rows.any():
-                    eff[i], err[i] = binomial_efficiency(passed[rows])
-            series[f"{names[prefix]} {wp}"] = (eff, err)
-        plots.efficiency_vs("m_A [GeV]", edges, series, name=f"efficiency_vs_mA_{wp}")
-    _sb_vs_mass(plots, metrics, centres, targets, scores)
-    if mode == "multiclass":
-        matrix = np.array(
-            [
-                [metrics[f"test/confusion_{MATRIX_NAMES[t]}_as_{MATRIX_NAMES[p]}"] for p in MATRIX_ORDER]
-                for t in MATRIX_ORDER
-            ]
-        )
-        labels = ["QCD fake", "merged photon", "single photon"]
-        plots.matrix(matrix, labels, labels, name="confusion_matrix")
-
-
-def _sb_vs_mass(
-    plots: PlotWriter,
-    metrics: Mapping[str, Any],
-    centres: np.ndarray,
-    targets: Mapping[str, float],
-    scores: Mapping[str, np.ndarray],
-) -> None:
-    fig, ax = plots.figure()
-    for prefix in scores:
-        for wp in targets:
-            y = [metrics.get(f"{prefix}/sb_{wp}_{mass_tag(mt)}", np.nan) for mt in centres]
-            ax.plot(
-                centres,
-                y,
-                "o-" if prefix == "test" else "s--",
-                label=f"{'tagger' if prefix == 'test' else 'photon-ID BDT'} {wp}",
-            )
-    ax.set_xlabel("m_A [GeV]")
-    ax.set_ylabel("S/B (N_S = N_B)")
-    ax.set_yscale("log")
-    ax.legend(fontsize=10, ncol=2)
-    plots.label(ax)
-    plots.save(fig, "sb_vs_mA")

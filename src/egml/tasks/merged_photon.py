@@ -117,11 +117,21 @@ class MergedPhotonTask(EgmlTask):
             return None
         return PhotonIDBDT(**cfg)
 
-    def evaluate(self, predictions: dict[str, np.ndarray], out_dir: Path) -> dict[str, Any]:
+    def evaluate(
+        self,
+        predictions: dict[str, np.ndarray],
+        out_dir: Path,
+        saved_working_points: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         from egml.tasks.merged_eval import evaluate_merged_photon
 
         metrics = evaluate_merged_photon(
-            predictions, Path(out_dir), mode=self.mode, train_masses=self.train_masses, **self.evaluation_cfg
+            predictions,
+            Path(out_dir),
+            mode=self.mode,
+            train_masses=self.train_masses,
+            saved_working_points=saved_working_points,
+            **self.evaluation_cfg,
         )
         return {**metrics, **input_set_metrics(getattr(self.model, "channels", ()), metrics)}
 

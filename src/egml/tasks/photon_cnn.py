@@ -101,7 +101,18 @@ class PhotonCNNTask(EgmlTask):
 
         return CutBasedPhotonID(**dict(cfg or {}))
 
-    def evaluate(self, predictions: dict[str, np.ndarray], out_dir: Path) -> dict[str, Any]:
+    def evaluate(
+        self,
+        predictions: dict[str, np.ndarray],
+        out_dir: Path,
+        saved_working_points: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
         from egml.tasks.photon_eval import evaluate_photon_id
 
-        return evaluate_photon_id(predictions, self.output_names, out_dir, **self.evaluation_cfg)
+        return evaluate_photon_id(
+            predictions,
+            self.output_names,
+            out_dir,
+            saved_working_points=saved_working_points,
+            **self.evaluation_cfg,
+        )

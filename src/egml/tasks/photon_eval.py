@@ -8,7 +8,7 @@ unweighted fractions of the test sample (both classes share the generated pT spe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,11 @@ def evaluate_photon_id(
     out_dir: Path,
     experiment: str = "ATLAS",
     plot_formats: Sequence[str] = ("png",),
+    saved_working_points: Mapping[str, WorkingPointMap] | None = None,
 ) -> dict[str, Any]:
+    """Metrics and plots; the loose/tight maps are fitted here (matched to the cut-based menus)
+    unless ``saved_working_points`` (the training maps) are given, which are then applied."""
+    saved = dict(saved_working_points or {})
     label = predictions["label"] > 0.5
     pt, abs_eta = predictions["pt"], np.abs(predictions["eta"])
     variables = {"pt": pt, "abs_eta": abs_eta, "conv_type": predictions["conv_type"].astype(np.float64)}
@@ -178,7 +182,7 @@ def evaluate_photon_id(
             m[f"test/eff_ratio_at_{menu}_rej_lowpt"] = (
                 m[f"test/eff_at_{menu}_rej_lowpt"] / eff_ref_low if eff_ref_low else float("nan")
             )
-        wp = matched_map(menu, main, score, label, ref, variables)
+        wp = saved[menu] if menu in saved else matched_map(menu, main, score, label, ref, variables)
         maps[menu] = wp
         decision = wp.apply(score, variables)
         predictions[f"wp_{menu}"] = decision.astype(np.int32)
@@ -199,7 +203,7 @@ def evaluate_photon_id(
                 name=f"efficiency_vs_{var}_{menu}",
                 xscale="log" if var == "pt" else "linear",
             )
-    if maps:
+    if maps and not saved:
         save_working_points(
             out_dir / "working_points.json",
             maps,
