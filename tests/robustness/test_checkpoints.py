@@ -45,3 +45,24 @@ def test_checkpoint_of_an_incompatible_egml_version(
     assert code == 2
     assert f"checkpoint's run {old} was trained with egml 0.0.3" in line
     assert "expected the same major.minor version; retrain, or evaluate with egml==0.0.3" in line
+
+
+def test_corrupt_last_checkpoint_on_resume(cli, electron_file: Path, tmp_path: Path) -> None:
+    """``ckpt_path=last`` on a run dir whose last.ckpt is truncated: one line, nothing trained."""
+    from .conftest import tiny
+
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"PK\x03\x04 truncated")
+    code, line = cli([*tiny(tmp_path / "cache", run_dir), f"data.files=[{electron_file}]", "ckpt_path=last"])
+    assert code == 2 and "is not a checkpoint readable with weights_only=True" in line
+    assert not (run_dir / "metrics.json").exists()
+
+
+def test_lone_checkpoint_records_its_egml_version(trained: Path) -> None:
+    import torch
+
+    import egml
+
+    ckpt = torch.load(trained / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["egml"]["egml_version"] == egml.__version__

@@ -19,6 +19,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+import egml
 from egml.errors import EgmlError
 from egml.tasks.base import CHECKPOINT_KEY
 
@@ -55,7 +56,14 @@ def restore_task(cfg: DictConfig, ckpt: dict[str, Any]) -> Any:
     """The task of ``cfg`` with the checkpoint's weights (strict), in eval mode."""
     from egml.tasks.registry import task_class
 
-    trained_task = (ckpt.get(CHECKPOINT_KEY) or {}).get("task")
+    entry = ckpt.get(CHECKPOINT_KEY) or {}
+    trained_version = str(entry.get("egml_version") or "")
+    if trained_version and trained_version.split(".")[:2] != egml.__version__.split(".")[:2]:
+        raise EgmlError(
+            f"config key 'ckpt_path': the checkpoint was written by egml {trained_version}, this is "
+            f"egml {egml.__version__}: expected the same major.minor version; retrain, or use egml=={trained_version}"
+        )
+    trained_task = entry.get("task")
     if trained_task is not None and trained_task != cfg.task.name:
         raise EgmlError(
             f"config key 'ckpt_path': the checkpoint was trained for task '{trained_task}', "
@@ -135,3 +143,17 @@ def open_trained_run(cfg: DictConfig) -> TrainedRun:
     write_run_info(cfg, out_dir)
     ckpt = load_checkpoint(ckpt_file)
     return TrainedRun(cfg, out_dir, train_dir, Path(ckpt_file), ckpt, restore_task(cfg, ckpt))
+
+
+def check_resumable(path: str | None, task_name: str) -> None:
+    """Before Lightning resumes from ``path``: it must load with ``weights_only=True`` (a corrupt or
+    pickle-bearing file is one clear error, not a traceback) and belong to this task."""
+    if path is None:
+        return
+    entry = load_checkpoint(Path(path)).get(CHECKPOINT_KEY) or {}
+    trained = entry.get("task")
+    if trained is not None and trained != task_name:
+        raise EgmlError(
+            f"config key 'ckpt_path': '{path}' was trained for task '{trained}', not '{task_name}'; "
+            f"resume it with task={trained}, or start a new run dir"
+        )

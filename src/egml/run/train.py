@@ -17,6 +17,7 @@ from egml.run.callbacks import AtomicCheckpointIO, build_callbacks, resolve_ckpt
 from egml.run.data_source import build_datamodule, normalization_stats, split_columns
 from egml.run.loggers import build_loggers, finish_wandb, log_run_artifacts
 from egml.run.outputs import write_metrics, write_predictions
+from egml.run.restore import check_resumable
 from egml.run.run_info import write_run_info
 from egml.tasks.registry import task_class
 
@@ -85,7 +86,9 @@ def train(cfg: DictConfig) -> float | None:
     if trainer.is_global_zero:
         write_run_info(cfg, run_dir)
 
-    trainer.fit(task, datamodule=dm, ckpt_path=resolve_ckpt_path(cfg.ckpt_path, run_dir))
+    resume_from = resolve_ckpt_path(cfg.ckpt_path, run_dir)
+    check_resumable(resume_from, cfg.task.name)
+    trainer.fit(task, datamodule=dm, ckpt_path=resume_from)
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     # every rank tests on the whole (unsharded) test split; rank 0's predictions are the output
     test_results = trainer.test(task, datamodule=dm, ckpt_path=best or None, verbose=False)

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+import egml
+
 #: checkpoint entry written by :meth:`EgmlTask.on_save_checkpoint`
 CHECKPOINT_KEY = "egml"
 
@@ -102,7 +104,11 @@ class EgmlTask(L.LightningModule):
     # --- reuse of a trained task (eval/predict/export stages) -------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # what the eval stage needs to rebuild the task before load_state_dict, in plain types
-        checkpoint[CHECKPOINT_KEY] = {"task": self.name, "normalization": self.normalizer.stats()}
+        checkpoint[CHECKPOINT_KEY] = {
+            "task": self.name,
+            "egml_version": egml.__version__,  # a checkpoint copied out of its run dir still says
+            "normalization": self.normalizer.stats(),
+        }
 
     def working_point_column(self, key: str) -> str:
         """predictions.root branch of the decisions of working point ``key`` (the key in
