@@ -128,6 +128,12 @@ def test_a_class_with_no_training_entries(cli, args, bad: Path) -> None:
     assert "every class needs training entries" in line
 
 
+def test_a_class_missing_from_the_training_split_only(cli, args, electron_file: Path) -> None:
+    """The files hold every class, but a tiny training fraction leaves some to val/test only."""
+    code, line = cli([*args, f"data.files=[{electron_file}]", "data.split=[0.003,0.5,0.497]"])
+    assert code == 2 and "the training split has no entries of class" in line
+
+
 def test_selection_keeping_nothing(cli, args, electron_file: Path) -> None:
     code, line = cli([*args, f"data.files=[{electron_file}]", "data.selection='p_et_calo > 1e9'"])
     assert code == 2

@@ -169,6 +169,7 @@ class EgmlDataModule(L.LightningDataModule):
                 "the training split is empty; expected entries (check split_fractions and the selection)"
             )
         train_table, train_rows = parts["train"]
+        self._check_training_classes(train_table, train_rows)
         if self.norm_fields and self.normalization is None:  # None unless restored from a checkpoint
             self.normalization = fit_normalization(train_table.columns, self.norm_fields, train_rows)
         if self.reweight_cfg is not None and self.reweighter is None:
@@ -183,6 +184,21 @@ class EgmlDataModule(L.LightningDataModule):
             self.datasets[name] = BatchedDataset(
                 table, rows, {"weight": weights[id(table)]}, self.pad, self._batch_fields()
             )
+
+    def _check_training_classes(self, table: StoredTable, rows: np.ndarray) -> None:
+        """Every required class must have entries in the training split itself (the files may
+        hold it while the split, e.g. with few entries, leaves it all to val/test)."""
+        for name, spec in self.specs.items():
+            if not spec.require_classes or name not in table.columns:
+                continue
+            present = np.unique(np.asarray(table.columns[name])[rows])
+            missing = [int(c) for c in spec.classes if c not in present]
+            if missing:
+                raise DataError(
+                    f"field {name!r} (branch {spec.branch or spec.expr!r}): the training split has no entries "
+                    f"of class {', '.join(map(str, missing))} (of {list(spec.classes)}) among its {len(rows)} "
+                    "entries; expected every class in training: add entries of it or change data.split"
+                )
 
     def _load(self, paths: list[str], keys: tuple[str, ...]) -> StoredTable:
         return load_cached(
