@@ -1,0 +1,1 @@
+"""egml's Hydra launcher plugins (Hydra only instantiates launchers from the hydra_plugins package)."""
