@@ -6,7 +6,7 @@ EXTRAS ?= bdt,onnx,slurm,dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egml-installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test lint format clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m egml task=photon_cnn
+
+bench: $(STAMP)
+	$(BIN)/python -m egml.bench --scale small
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests -q

@@ -68,6 +68,8 @@ class PlotWriter:
         return fig, ax
 
     def label(self, ax: object, text: str = "Internal") -> None:
+        if not self.formats:  # nothing will be saved; mplhep's label lays out the canvas (~0.3 s)
+            return
         import mplhep
 
         lab = mplhep.atlas if self.experiment == "ATLAS" else mplhep.cms
