@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
-EXTRAS ?= bdt,onnx,slurm,dev
+EXTRAS ?= bdt,onnx,slurm,bench,dev
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egml-installed
 

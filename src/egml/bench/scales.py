@@ -1,0 +1,53 @@
+"""Benchmark scales: sample sizes, epochs, repeats and the time each timed pass aims at.
+
+The CNN and transformer tasks train 10–100× slower per sample than the electron DNN on a CPU,
+so ``small`` gives them fewer samples (``per_task``) to keep ``make bench`` to minutes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    n_train: int  # default-data sizes (shared by training, io, physics and the peer)
+    n_val: int
+    n_test: int
+    epochs: int  # physics runs (the real train stage) and the peer
+    repeats: int  # timed repeats of every speed figure
+    pass_seconds: float  # target wall time of one timed pass (sets the number of batches)
+    gen_block: int  # generator section: candidates generated per timed repeat (one RNG block)
+    min_bin_entries: int  # energy_regression evaluation: bins with fewer entries are not used
+    min_signal: int = 20  # merged_photon evaluation: signal per mass point for its efficiency spread
+    per_task: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # field overrides per task
+
+    def for_task(self, task: str) -> Scale:
+        return dataclasses.replace(self, **dict(self.per_task.get(task, {})), per_task={})
+
+
+_SLOW = {"n_train": 1500, "n_val": 400, "n_test": 3000, "epochs": 1}
+SCALES: dict[str, Scale] = {
+    "tiny": Scale("tiny", 400, 150, 400, 1, 2, 0.2, 64, 10, min_signal=5),
+    "small": Scale(
+        "small",
+        4000,
+        1000,
+        4000,
+        2,
+        3,
+        2.0,
+        512,
+        100,
+        per_task={
+            "electron_dnn": {"n_train": 20000, "n_val": 4000, "n_test": 10000},
+            "merged_photon": _SLOW,
+            "energy_regression": _SLOW,
+        },
+    ),
+    "full": Scale("full", 60000, 10000, 30000, 5, 5, 8.0, 4096, 500),
+}
