@@ -73,9 +73,14 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         return f["predictions"].arrays(library="np")
 
 
-def _test_file(cache: Path, task: str) -> str:
-    (path,) = sorted((cache / "data").glob(f"{task}_test_{SIZES[task][2]}_*.root"))
-    return str(path)
+def _test_file(run_dir: Path) -> str:
+    """The default test file the run was trained with (other tests may cache same-size samples)."""
+    from omegaconf import OmegaConf
+
+    from egml.run.data_source import synthetic_files
+
+    (path,) = synthetic_files(OmegaConf.load(run_dir / "config.yaml"))["test"]
+    return path
 
 
 def test_standard_plots_exist_and_are_not_empty(trained: tuple[str, Path]) -> None:
@@ -98,7 +103,7 @@ def test_eval_reproduces_training_predictions(
     out = tmp_path / "eval"
     run_egml([
         f"task={task}", "stage=eval", f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}",
-        f"data.files=[{_test_file(egml_cache, task)}]", f"paths.output_dir={out}", "logger=csv",
+        f"data.files=[{_test_file(run_dir)}]", f"paths.output_dir={out}", "logger=csv",
         f"paths.cache_dir={egml_cache}",
     ])  # fmt: skip
     at_training, now = _read(run_dir / "predictions.root"), _read(out / "predictions.root")
