@@ -120,40 +120,35 @@ def evaluate_stage(cfg: DictConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     labelled = cfg.stage == "eval"
     run = open_trained_run(cfg)
-    cfg, out_dir, train_dir, ckpt_file, ckpt, task = (
-        run.cfg,
-        run.out_dir,
-        run.train_dir,
-        run.ckpt_file,
-        run.ckpt,
-        run.task,
-    )
+    cfg = run.cfg
     files = eval_files(cfg)
-    dm = build_eval_datamodule(cfg, type(task), files, labelled, ckpt.get(DATAMODULE_KEY))
+    dm = build_eval_datamodule(cfg, type(run.task), files, labelled, run.ckpt.get(DATAMODULE_KEY))
     dm.setup("predict")
-    predictions = predict_all(task, dm, cfg)
+    predictions = predict_all(run.task, dm, cfg)
     predictions.update(entry_columns(dm))
-    baseline = restore_baseline(type(task), cfg, train_dir)
+    baseline = restore_baseline(type(run.task), cfg, run.train_dir)
     predictions.update(baseline_predictions(baseline, dm, labelled))
 
-    maps = restore_working_points(train_dir)
-    metrics: dict[str, Any] = {"eval/ckpt_path": str(ckpt_file), "eval/files": files}
+    maps = restore_working_points(run.train_dir)
+    metrics: dict[str, Any] = {"eval/ckpt_path": str(run.ckpt_file), "eval/files": files}
     if labelled:
-        metrics.update(task_metrics(task, predictions, out_dir, maps))
+        metrics.update(task_metrics(run.task, predictions, run.out_dir, maps))
     usable = {k: wp for k, wp in maps.items() if wp.score in predictions}
     for key in sorted(set(maps) - set(usable)):  # e.g. a baseline map when the baseline could not run
         log.warning("working point %s not applied: score %s is not available", key, maps[key].score)
-    decisions = task.apply_working_points(predictions, usable)
+    decisions = run.task.apply_working_points(predictions, usable)
     predictions.update(decisions)
     if maps:
-        save_working_points(out_dir / "working_points.json", maps, metadata={"applied_from": str(train_dir)})
+        save_working_points(
+            run.out_dir / "working_points.json", maps, metadata={"applied_from": str(run.train_dir)}
+        )
     label = np.asarray(predictions[cfg.data.label]) if labelled and cfg.data.label in predictions else None
     metrics.update(wp_metrics(decisions, label))
     metrics["eval/n_candidates"] = len(next(iter(predictions.values()))) if predictions else 0
     metrics["timing/total_s"] = time.perf_counter() - t0
-    write_predictions(out_dir / "predictions.root", predictions)
+    write_predictions(run.out_dir / "predictions.root", predictions)
     if labelled:
-        write_metrics(out_dir / "metrics.json", metrics)
-        log_to_loggers(cfg, out_dir, metrics)
-    log.info("%s of %d candidates written to %s", cfg.stage, metrics["eval/n_candidates"], out_dir)
+        write_metrics(run.out_dir / "metrics.json", metrics)
+        log_to_loggers(cfg, run.out_dir, metrics)
+    log.info("%s of %d candidates written to %s", cfg.stage, metrics["eval/n_candidates"], run.out_dir)
     return metrics

@@ -67,37 +67,30 @@ def export_metadata(cfg: DictConfig, task: Any, run_dir: Path | None) -> dict[st
 
 def export_stage(cfg: DictConfig) -> dict[str, Any]:
     run = open_trained_run(cfg)
-    cfg, out_dir, train_dir, ckpt_file, ckpt, task = (
-        run.cfg,
-        run.out_dir,
-        run.train_dir,
-        run.ckpt_file,
-        run.ckpt,
-        run.task,
-    )
-    dm = build_eval_datamodule(cfg, type(task), export_files(cfg), False, ckpt.get(DATAMODULE_KEY))
+    cfg = run.cfg
+    dm = build_eval_datamodule(cfg, type(run.task), export_files(cfg), False, run.ckpt.get(DATAMODULE_KEY))
     batch = next(iter(dm.predict_dataloader()))
     model_bytes, names = export_onnx(
-        task, batch, list(cfg.data.inputs), export_metadata(cfg, task, train_dir)
+        run.task, batch, list(cfg.data.inputs), export_metadata(cfg, run.task, run.train_dir)
     )
-    checks = [parity(model_bytes, task, batch, names, n) for n in (PARITY_BATCH, SMALL_BATCH)]
+    checks = [parity(model_bytes, run.task, batch, names, n) for n in (PARITY_BATCH, SMALL_BATCH)]
     report = {
-        "ckpt_path": str(ckpt_file),
+        "ckpt_path": str(run.ckpt_file),
         "input_names": names,
         "tolerance": PARITY_TOLERANCE,
         "parity": [vars(c) for c in checks],
         "parity_ok": all(c.ok for c in checks),
     }
-    path = out_dir / "model.onnx"
+    path = run.out_dir / "model.onnx"
     if not report["parity_ok"]:
-        path = out_dir / "model.onnx.parity_failed"
+        path = run.out_dir / "model.onnx.parity_failed"
     with atomic_path(path) as tmp:
         tmp.write_bytes(model_bytes)
-    atomic_write_json(out_dir / "export.json", report)
+    atomic_write_json(run.out_dir / "export.json", report)
     if not report["parity_ok"]:
         worst = max(c.max_scaled_diff for c in checks)
         raise EgmlError(
-            f"ONNX parity check failed: max |Δ| = {worst:.3g} > {PARITY_TOLERANCE} (see {out_dir / 'export.json'})"
+            f"ONNX parity check failed: max |Δ| = {worst:.3g} > {PARITY_TOLERANCE} (see {run.out_dir / 'export.json'})"
         )
     log.info("exported %s (max |Δ| %.2g over %s entries)", path, max(c.max_abs_diff for c in checks),
              "+".join(str(c.n_entries) for c in checks))  # fmt: skip

@@ -49,7 +49,13 @@ class RequeueOnSignal(Callback):
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if self.done or not trainer.strategy.reduce_boolean_decision(self.requested, all=False):
+        if self.done:
+            return
+        # ranks must agree on the step to checkpoint at; one process needs no collective per batch
+        requested = self.requested
+        if trainer.world_size > 1:
+            requested = trainer.strategy.reduce_boolean_decision(requested, all=False)
+        if not requested:
             return
         self.done = True
         path = trainer._checkpoint_connector.hpc_save_path(trainer.default_root_dir)
