@@ -44,7 +44,15 @@ PHYSICS = {
     ),
     "energy_regression": ("iqr_ratio_vs_gbdt", "max_abs_median_bias"),
 }
-PEER = ("weaver_samples_per_s", "egml_samples_per_s", "egml_vs_weaver", "weaver_rej70", "egml_rej70")
+PEER = (
+    "weaver_samples_per_s",
+    "egml_samples_per_s",
+    "egml_vs_weaver",
+    "weaver_rej70",
+    "egml_rej70",
+    "rej70_egml_over_weaver",
+    "egml_default_rej70",
+)
 
 
 def at(node: dict, dotted: str):

@@ -151,6 +151,7 @@ def peer_section(
     errors: dict[str, str],
 ) -> dict[str, Any]:
     from egml.bench.peer import measure_peer
+    from egml.bench.physics import train_run
     from egml.run.data_source import synthetic_files
 
     if args.no_peer or "electron_dnn" not in args.tasks:
@@ -169,8 +170,15 @@ def peer_section(
         }
     cfg = compose_config("electron_dnn", scale, workdir)
     files = {k: v[0] for k, v in synthetic_files(cfg).items()}
+
+    def train_egml(overrides: list[str], name: str) -> Path:
+        return (
+            Path(train_run("electron_dnn", scale, workdir, name, overrides)["_run_dir"]) / "predictions.root"
+        )
+
     out = guarded(errors, "peer.electron_dnn", lambda: measure_peer(
-        files, speed, Path(phys["run_dir"]) / "predictions.root", scale.for_task("electron_dnn").epochs, int(cfg.data.batch_size), workdir, threads))  # fmt: skip
+        files, speed, Path(phys["run_dir"]) / "predictions.root", scale.for_task("electron_dnn").epochs,
+        int(cfg.data.batch_size), workdir, threads, scale.repeats, train_egml))  # fmt: skip
     return out or {
         "weaver_samples_per_s": None,
         "egml_vs_weaver": None,

@@ -4,8 +4,12 @@ weaver-core reads the files with its own reader, standardises with its own prepr
 trains with its own loop, configured by the data-config YAML and network file kept under
 ``benchmarks/peers/weaver/``. Its per-epoch training speed (weaver's "Processed N entries ...
 (avg. speed X entries/s)" log lines; the first epoch is warm-up) is compared with egml's
-end-to-end speed; both rejections at 70 % El efficiency are computed here by egml's ROC code on
-each framework's test-file predictions (D_el from the six class probabilities, sample mix).
+end-to-end speed. The rejections at 70 % El efficiency are computed here by egml's ROC code on
+each framework's test-file predictions (D_el from the six class probabilities, sample mix) and
+compared like for like: egml is trained with weaver's settings (no reweighting or class
+weights, the same epochs, batch size, optimiser and learning rate) through its real train
+stage. weaver has no seed option, so both are trained ``repeats`` times (egml with seeds
+0, 1, ...) and the medians are compared. egml's default (reweighted) run is reported beside.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,25 +108,40 @@ def run_weaver(
     }
 
 
+#: egml overrides that match weaver's training (its loss is unweighted, see the data config)
+WEAVER_EQUIVALENT = ("data.reweight=null", "task.module.scheduler=null")
+
+
 def measure_peer(
-    files: dict[str, str], egml_speed: dict[str, float], egml_predictions: Path, epochs: int,
-    batch_size: int, workdir: Path, threads: int,
+    files: dict[str, str], egml_speed: dict[str, float], egml_default_predictions: Path, epochs: int,
+    batch_size: int, workdir: Path, threads: int, repeats: int, train_egml: Callable[[list[str], str], Path],
 ) -> dict[str, Any]:  # fmt: skip
-    """``peer.electron_dnn``; ``egml_speed`` is training.electron_dnn.end_to_end_samples_per_s."""
+    """``peer.electron_dnn``.
+
+    ``egml_speed`` is training.electron_dnn.end_to_end_samples_per_s; ``train_egml(overrides,
+    name)`` runs egml's train stage and returns its predictions.root.
+    """
     reason = weaver_missing()
     if reason is not None:
         return {"weaver_samples_per_s": None, "egml_vs_weaver": None, "reason": reason}
-    weaver = run_weaver(files, epochs, batch_size, workdir, threads)
-    ours = egml_rej70(egml_predictions)
-    w = weaver["samples_per_s"]
+    weaver_speeds, weaver_rej, egml_rej = [], [], []
+    for r in range(repeats):  # alternating, so that a slow phase of a shared machine hits both
+        weaver = run_weaver(files, epochs, batch_size, workdir, threads)
+        weaver_speeds += [weaver["samples_per_s"]["median"]]
+        weaver_rej += [weaver["rej70"]]
+        overrides = [*WEAVER_EQUIVALENT, f"trainer.max_epochs={epochs + 1}", f"seed={r}"]
+        egml_rej += [egml_rej70(train_egml(overrides, f"peer_egml_seed{r}"))]
+    w = summary(weaver_speeds)
     return {
         "weaver_samples_per_s": w,
         "egml_samples_per_s": egml_speed,
         "egml_vs_weaver": {k: egml_speed["median"] / w["median"] for k in ("median",)}
         | {"min": egml_speed["min"] / w["max"], "max": egml_speed["max"] / w["min"]},
-        "weaver_rej70": weaver["rej70"],
-        "egml_rej70": ours,
-        "rej70_egml_over_weaver": ours / weaver["rej70"],
-        "epochs": epochs,
+        "weaver_rej70": summary(weaver_rej),
+        "egml_rej70": summary(egml_rej),
+        "rej70_egml_over_weaver": float(np.median(egml_rej) / np.median(weaver_rej)),
+        "egml_default_rej70": egml_rej70(egml_default_predictions),
+        "epochs": epochs + 1,
+        "egml_overrides": list(WEAVER_EQUIVALENT),
         "weaver_command": weaver["command"],
     }

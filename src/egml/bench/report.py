@@ -101,6 +101,8 @@ def markdown(results: dict[str, Any]) -> str:
             "egml_vs_weaver",
             "egml_rej70",
             "weaver_rej70",
+            "rej70_egml_over_weaver",
+            "egml_default_rej70",
         ):
             lines.append(f"| {key} | {fmt(peer.get(key))} |")
     m = results.get("machine", {})

@@ -30,7 +30,7 @@ from egml.data.datasets import (
 )
 from egml.data.errors import DataError
 from egml.data.files import open_tree, resolve_files
-from egml.data.normalization import Normalization, RunningMoments, fit_normalization
+from egml.data.normalization import Normalization, RunningMoments, check_method, fit_normalization
 from egml.data.resumable import ResumableLoader
 from egml.data.reweighting import Reweighter
 from egml.data.split import EVENT_ID_BRANCHES, SPLIT_NAMES
@@ -76,6 +76,8 @@ class EgmlDataModule(L.LightningDataModule):
         cache_dir: str | os.PathLike[str] | None = None,
         num_workers: int = 0,
         normalization: Sequence[str] | None = None,
+        normalization_method: str = "standard",
+        normalization_clip: float | None = None,
         reweighting: Mapping[str, Any] | None = None,
         nonfinite: str = "fail",
         seed: int = 0,
@@ -102,6 +104,8 @@ class EgmlDataModule(L.LightningDataModule):
         self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size or batch_size)
         self.mode, self.cache_dir, self.num_workers = mode, cache_dir, int(num_workers)
         self.norm_fields = list(normalization or [])
+        check_method(normalization_method, normalization_clip)
+        self.norm_method, self.norm_clip = normalization_method, normalization_clip
         self.reweight_cfg = dict(reweighting) if reweighting is not None else None
         self.seed, self.chunk_entries, self.pin_memory = int(seed), int(chunk_entries), pin_memory
         self.normalization: Normalization | None = None
@@ -171,7 +175,9 @@ class EgmlDataModule(L.LightningDataModule):
         train_table, train_rows = parts["train"]
         self._check_training_classes(train_table, train_rows)
         if self.norm_fields and self.normalization is None:  # None unless restored from a checkpoint
-            self.normalization = fit_normalization(train_table.columns, self.norm_fields, train_rows)
+            self.normalization = fit_normalization(
+                train_table.columns, self.norm_fields, train_rows, self.norm_method, self.norm_clip
+            )
         if self.reweight_cfg is not None and self.reweighter is None:
             cols = train_table.columns
             self.reweighter = self._fit_reweighter(
@@ -230,7 +236,7 @@ class EgmlDataModule(L.LightningDataModule):
             self.reweight_cfg and self.reweighter is None
         )
         if refit:  # one pass over the training stream
-            moments, rw_parts = RunningMoments(), []
+            moments, rw_parts = RunningMoments(self.norm_method, self.norm_clip), []
             for c in StreamingDataset(configs["train"], self.batch_size).chunks():
                 cols = StreamingDataset(configs["train"], self.batch_size).read_chunk(*c)
                 moments.update(cols, self.norm_fields)

@@ -24,7 +24,7 @@ CHECKPOINT_KEY = "egml"
 
 
 class FieldNormalizer(nn.Module):
-    """(x - mean) / std per field, with the statistics as buffers."""
+    """(x - mean) / std per field (clamped to ±clip where the statistics have one), as buffers."""
 
     def __init__(self, stats: Mapping[str, Mapping[str, Any]] | None) -> None:
         super().__init__()
@@ -34,19 +34,28 @@ class FieldNormalizer(nn.Module):
             std = torch.as_tensor(np.asarray(stats[name]["std"], dtype=np.float32))
             self.register_buffer(f"mean_{i}", mean)
             self.register_buffer(f"std_{i}", std)
+        # the clip travels with the statistics dict (checkpoint entry), not as a state-dict buffer
+        self.clips = [stats[name].get("clip") for name in self.fields]
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """The statistics as plain lists (the form ``__init__`` takes; safe for ``weights_only`` loads)."""
-        return {
-            name: {"mean": getattr(self, f"mean_{i}").tolist(), "std": getattr(self, f"std_{i}").tolist()}
-            for i, name in enumerate(self.fields)
-        }
+        out = {}
+        for i, name in enumerate(self.fields):
+            out[name] = {
+                "mean": getattr(self, f"mean_{i}").tolist(),
+                "std": getattr(self, f"std_{i}").tolist(),
+            }
+            if self.clips[i] is not None:
+                out[name]["clip"] = float(self.clips[i])
+        return out
 
     def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
         out = dict(batch)
         for i, name in enumerate(self.fields):
             if name in out:
-                out[name] = (out[name] - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+                x = (out[name] - getattr(self, f"mean_{i}")) / getattr(self, f"std_{i}")
+                clip = self.clips[i]
+                out[name] = x if clip is None else x.clamp(-clip, clip)
         return out
 
 
