@@ -149,12 +149,32 @@ class EgmlTask(L.LightningModule):
         return out
 
     # --- the shared loop ----------------------------------------------------------------------
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        # batches are flat dicts of tensors: one .to() each, instead of Lightning's generic
+        # collection walk (≈ 8 % of a small DNN's CPU step); nothing to move on the CPU
+        if not isinstance(batch, dict) or not all(isinstance(v, Tensor) for v in batch.values()):
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        if all(v.device == device for v in batch.values()):
+            return batch
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
     def _step(self, batch: Mapping[str, Tensor], stage: str) -> tuple[Any, Tensor]:
         outputs = self(batch)
         loss = self.compute_loss(outputs, batch, stage)
-        n = next(iter(batch.values())).shape[0]
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=n, sync_dist=stage != "train")
+        if self.logs_this_step(stage):
+            n = next(iter(batch.values())).shape[0]
+            self.log(
+                f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=n, sync_dist=stage != "train"
+            )
         return outputs, loss
+
+    def logs_this_step(self, stage: str) -> bool:
+        """Whether ``stage``'s per-step metrics reach the logger now: always in validation and test
+        (epoch means), every ``trainer.log_every_n_steps`` in training. Training metrics are logged
+        per step only, so the skipped calls lose nothing; each ``self.log`` costs ≈ 2 ms of
+        bookkeeping, ≈ 5 % of a small DNN's CPU step."""
+        connector = getattr(self._trainer, "_logger_connector", None) if stage == "train" else None
+        return connector is None or bool(connector.should_update_logs)
 
     def training_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "train")[1]
