@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python -m egml.bench --scale small
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -q
+	$(BIN)/python -m pytest tests -q --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

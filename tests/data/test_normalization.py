@@ -60,7 +60,9 @@ def test_clip_round_trips_through_the_task_normaliser_and_clamps() -> None:
     layer = FieldNormalizer(stats)
     assert layer.stats()["f"]["clip"] == 5.0
     out = layer({"f": torch.tensor([-1e4, 2.0, 1e4])})["f"]
-    assert out.tolist() == pytest.approx([-5.0, (2.0 - stats["f"]["mean"]) / stats["f"]["std"], 5.0], abs=1e-6)
+    assert out.tolist() == pytest.approx(
+        [-5.0, (2.0 - stats["f"]["mean"]) / stats["f"]["std"], 5.0], abs=1e-6
+    )
     unclipped = FieldNormalizer(fit_normalization({"f": heavy_tailed()}, ["f"]).to_dict())
     assert abs(float(unclipped({"f": torch.tensor([1e4])})["f"])) > 5.0
 

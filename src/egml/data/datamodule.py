@@ -31,6 +31,7 @@ from egml.data.datasets import (
 from egml.data.errors import DataError
 from egml.data.files import open_tree, resolve_files
 from egml.data.normalization import Normalization, RunningMoments, check_method, fit_normalization
+from egml.data.resident import ResidentDataset, check_resident, wants_resident
 from egml.data.resumable import ResumableLoader
 from egml.data.reweighting import Reweighter
 from egml.data.split import EVENT_ID_BRANCHES, SPLIT_NAMES
@@ -83,6 +84,7 @@ class EgmlDataModule(L.LightningDataModule):
         seed: int = 0,
         chunk_entries: int = 100_000,
         pin_memory: bool = False,
+        resident: str = "auto",
     ) -> None:
         super().__init__()
         if mode not in ("memory", "stream"):
@@ -108,6 +110,10 @@ class EgmlDataModule(L.LightningDataModule):
         self.norm_method, self.norm_clip = normalization_method, normalization_clip
         self.reweight_cfg = dict(reweighting) if reweighting is not None else None
         self.seed, self.chunk_entries, self.pin_memory = int(seed), int(chunk_entries), pin_memory
+        check_resident(resident)
+        self.resident = resident
+        # (split, device) → (the host dataset, its device copy)
+        self._resident: dict[tuple[str, str], tuple[BatchedDataset, ResidentDataset]] = {}
         self.normalization: Normalization | None = None
         self.reweighter: Reweighter | None = None
         self.datasets: dict[str, BatchedDataset | StreamingDataset] = {}
@@ -318,14 +324,15 @@ class EgmlDataModule(L.LightningDataModule):
         self.setup()
         if name not in self.datasets:
             raise DataError(f"no {name} data: set data.{name}_files or data.files")
-        dataset = self.datasets[name]
+        dataset = self._on_device(name, self.datasets[name])
         train = name == "train"
         rank, world = self._rank_world() if name in ("train", "val") else (0, 1)
+        host = not isinstance(dataset, ResidentDataset)
         common: dict[str, Any] = {
             "batch_size": None,
-            "num_workers": self.num_workers,
-            "pin_memory": self.pin_memory,
-            "persistent_workers": self.num_workers > 0,
+            "num_workers": self.num_workers if host else 0,  # workers cannot share device tensors
+            "pin_memory": self.pin_memory and host,
+            "persistent_workers": self.num_workers > 0 and host,
             # the loader's base seed from its own generator: iterating never draws from the global RNG
             "generator": torch.Generator().manual_seed(self.seed),
         }
@@ -346,6 +353,21 @@ class EgmlDataModule(L.LightningDataModule):
         if train:
             loader.progress = self._train_progress
         return loader
+
+    def _on_device(self, name: str, dataset: Any) -> Any:
+        """The split as a :class:`ResidentDataset` on the trainer's device where ``data.resident`` says."""
+        if not isinstance(dataset, BatchedDataset):
+            return dataset  # streaming: chunks are read as they come
+        trainer = getattr(self, "trainer", None)
+        device = trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+        key = (name, str(device))
+        cached = self._resident.get(key)
+        if cached is not None and cached[0] is dataset:
+            return cached[1]
+        if not wants_resident(self.resident, dataset, device):
+            return dataset
+        self._resident[key] = (dataset, ResidentDataset(dataset, device))
+        return self._resident[key][1]
 
     def _rank_world(self) -> tuple[int, int]:
         trainer = getattr(self, "trainer", None)
