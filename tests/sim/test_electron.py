@@ -57,9 +57,9 @@ def test_innermost_hits_and_eoverp_of_conversions(sample):
 
 
 @pytest.mark.xfail(
-    reason="known departure: trident events whose same-sign conversion leg wins the common "
-    "highest-p_T match are PE (IFF 2) with nBlayer = 0; weighted PE P(nBlayer=0) ≈ 0.032 > 0.03; "
-    "median E/p(PC) ≈ 1.03 < 1.2 (uncalibrated EM-scale cluster energy, leg brem)",
+    reason="known departure: median E/p(PC) ≈ 1.04 < 1.2 (uncalibrated EM-scale cluster energy, "
+    "leg brem; seed 7, 3×2048). The nBlayer parts pass: PC P(nBlayer=0) 0.83 > 0.5, weighted PE "
+    "P(nBlayer=0) 0.006 < 0.03",
     strict=False,
 )
 def test_pe_innermost_hits_and_pc_eoverp(sample):
@@ -79,8 +79,9 @@ def test_charge_flip_labels_and_eoverp(sample):
 
 @pytest.mark.xfail(
     reason="known departure: CF here are mostly trident legs (q_reco is the leg's true charge), "
-    "not wrong-sign curvature, so q·Δφres of CF is not shifted opposite to PE and the leg's "
-    "Δp/p (brem only after R_conv) is below PE's",
+    "not wrong-sign curvature, so q·Δφres of CF is not shifted opposite to PE (medians +0.0032 "
+    "vs +0.0010) and the leg's Δp/p (brem only after R_conv) is below PE's (0.13 vs 0.49; seed 7, "
+    "3×2048, 94 CF)",
     strict=False,
 )
 def test_charge_flip_signatures(sample):

@@ -120,3 +120,21 @@ def test_lateral_params_ranges() -> None:
 def test_bad_edges_raise() -> None:
     with pytest.raises(ValueError, match="eta_edges"):
         shower.cell_fractions_exact(np.zeros(5), np.zeros((1, 3)), np.zeros(1), np.zeros(1), np.ones(1))
+
+
+def test_corner_grid_matches_corner_integral() -> None:
+    """The two-component corner grid (shared a, b per row/column) equals Σ_c w_c·G on each corner."""
+    rng = np.random.default_rng(3)
+    m = 37
+    x = np.sort(rng.uniform(-0.1, 0.1, (m, 9)), axis=1).astype(np.float32)
+    y = np.sort(rng.uniform(-0.05, 0.05, (m, 4)), axis=1).astype(np.float32)
+    R = rng.uniform(0.002, 0.03, (m, 2)).astype(np.float32)
+    w = rng.uniform(0.1, 5.0, (m, 2)).astype(np.float32)
+    grid = shower.corner_grid(x, y, R, w)
+    assert grid.shape == (m, 9, 4) and grid.flags.c_contiguous
+    direct = sum(
+        w[:, None, None, c] * shower.corner_integral(x[:, :, None], y[:, None, :], R[:, None, None, c])
+        for c in range(2)
+    )
+    np.testing.assert_allclose(grid, direct, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(shower.corner_grid(y, x, R, w), grid.transpose(0, 2, 1))  # G(X,Y) = G(Y,X)

@@ -241,6 +241,8 @@ def poisson_inverse(u: np.ndarray, lam: np.ndarray, kmax: int = MAX_FRAGMENTS) -
     cdf = pmf.copy()  # P(X ≤ k), built by the recursion pmf_k = pmf_(k−1)·λ/k
     count = (u > cdf).astype(np.int64)
     for k in range(1, kmax + 1):
+        if k % 8 == 1 and not np.any(u > cdf):  # the CDF only grows: no count can change any more
+            break
         pmf = pmf * lam / k
         cdf = cdf + pmf
         count += u > cdf

@@ -153,10 +153,11 @@ def impact_eta(eta: np.ndarray, z_v: np.ndarray, layer: int) -> np.ndarray:
     eta = np.asarray(eta, dtype=F32)
     z_v = np.asarray(z_v, dtype=F32)
     sh = np.sinh(eta)
-    barrel = np.arcsinh(sh + z_v / F32(R_LAYER[layer]))
     zl = F32(Z_LAYER[layer])
-    endcap = np.arcsinh(sh * zl / (zl - z_v * np.sign(eta)))
-    return np.where(is_barrel(layer, np.abs(eta)), barrel, endcap).astype(F32)
+    # one arcsinh of the selected argument (the same float32 values as selecting after two)
+    barrel = sh + z_v / F32(R_LAYER[layer])
+    endcap = sh * zl / (zl - z_v * np.sign(eta))
+    return np.arcsinh(np.where(is_barrel(layer, np.abs(eta)), barrel, endcap)).astype(F32)
 
 
 def cell_xyz(layer: int, eta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -57,17 +57,19 @@ def track_images(
     ok = (row >= 0) & (row < s) & (col >= 0) & (col < s)
     flat = (cand[ok] * s + row[ok]) * s + col[ok]
     pt = trk.pt[cand, k][ok].astype(np.float64)
-    size = n * s * s
-    s_pt = np.bincount(flat, weights=pt, minlength=size)
-    s_dxy = np.bincount(flat, weights=pt * trk.dxy[cand, k][ok], minlength=size)
-    s_dz = np.bincount(flat, weights=pt * trk.dz[cand, k][ok], minlength=size)
+    # sums on the touched crystals only (the same per-crystal sums as full-size bincounts)
+    hit, slot = np.unique(flat, return_inverse=True)
+    slot = slot.reshape(-1)
+    s_pt = np.bincount(slot, weights=pt, minlength=hit.size)
+    s_dxy = np.bincount(slot, weights=pt * trk.dxy[cand, k][ok], minlength=hit.size)
+    s_dz = np.bincount(slot, weights=pt * trk.dz[cand, k][ok], minlength=hit.size)
     safe = np.where(s_pt > 0, s_pt, 1.0)
-    shape = (n, s, s)
-    return (
-        s_pt.reshape(shape).astype(F32),
-        np.where(s_pt > 0, s_dxy / safe, 0).reshape(shape).astype(F32),
-        np.where(s_pt > 0, s_dz / safe, 0).reshape(shape).astype(F32),
-    )
+    out = np.zeros((3, n * s * s), F32)
+    out[0, hit] = s_pt
+    out[1, hit] = np.where(s_pt > 0, s_dxy / safe, 0)
+    out[2, hit] = np.where(s_pt > 0, s_dz / safe, 0)
+    out = out.reshape(3, n, s, s)
+    return out[0], out[1], out[2]
 
 
 def make_images(
