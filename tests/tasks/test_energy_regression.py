@@ -202,6 +202,9 @@ def _overrides(files: dict[str, Path], run_dir: Path, cache: Path) -> list[str]:
         "task.module.evaluation.min_bin_entries=50",
         "task.module.evaluation.e_edges=[0,60,1000]",
         "task.module.evaluation.abs_eta_edges=[0,1.2,2.5]",
+        "task.module.median_correction.e_edges=[0,60,1000]",
+        "task.module.median_correction.abs_eta_edges=[0,1.2,2.5]",
+        "task.module.median_correction.min_entries=20",
         "task.baseline.n_estimators=60",
         "task.baseline.n_jobs=1",
         f"hydra.run.dir={run_dir}",
@@ -274,3 +277,9 @@ def test_cli_run_per_loss(
     ):
         assert (run_dir / "plots" / f"{plot}.png").stat().st_size > 0
     assert (run_dir / "baseline" / "calibration_bdt.json").exists()
+    # the residual median correction (on by default) was fitted on validation and saved with the weights
+    state = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=False)[
+        "state_dict"
+    ]
+    assert bool(state["median_correction.fitted"]) and state["median_correction.table"].shape == (2, 2)
+    assert float((state["median_correction.table"] - 1).abs().max()) > 0  # some bin was corrected

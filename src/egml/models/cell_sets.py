@@ -10,7 +10,10 @@ the data layer pads with (even NaN) cannot leak into the prediction.
 
 Outputs (``output=``): ``"point"`` → ``(B, 1)`` r; ``"gaussian"`` → ``(B, 2)`` (r, σ);
 ``"asymmetric"`` → ``(B, 3)`` (r, σ_low, σ_high), matching :func:`egml.losses.regression.regression_loss`.
-r is predicted as 1 + head (the response is near 1), σ = softplus + ``min_sigma``.
+r is predicted as r_offset + r_scale·head, σ = r_scale·softplus + ``min_sigma``; the offset and
+scale default to 1 (r = 1 + head: the response is near 1) and the task may set them to the
+training mean and spread of r (``RegressionOutput.set_target``), so the head works on a
+standardised target.
 """
 
 from __future__ import annotations
@@ -55,16 +58,26 @@ class RegressionOutput(nn.Module):
             raise ValueError(f"output={output!r}; expected one of {list(OUTPUT_NAMES)}")
         self.names = OUTPUT_NAMES[output]
         self.min_sigma = float(min_sigma)
+        # target standardisation r = r_offset + r_scale·raw (identity 1 + raw until set_target)
+        self.register_buffer("r_offset", torch.ones(()))
+        self.register_buffer("r_scale", torch.ones(()))
+
+    def set_target(self, offset: float, scale: float) -> None:
+        """Predict r around ``offset`` in units of ``scale`` (e.g. the training mean and spread of r)."""
+        if not scale > 0:
+            raise ValueError(f"target scale {scale}; expected > 0")
+        self.r_offset.fill_(float(offset))
+        self.r_scale.fill_(float(scale))
 
     @property
     def n_raw(self) -> int:
         return len(self.names)
 
     def forward(self, raw: Tensor) -> Tensor:
-        r = 1.0 + raw[:, :1]
+        r = self.r_offset + self.r_scale * raw[:, :1]
         if raw.shape[1] == 1:
             return r
-        return torch.cat([r, F.softplus(raw[:, 1:]) + self.min_sigma], dim=1)
+        return torch.cat([r, self.r_scale * F.softplus(raw[:, 1:]) + self.min_sigma], dim=1)
 
 
 class CellSetInputs(nn.Module):
@@ -120,6 +133,29 @@ def masked_mean(h: Tensor, mask: Tensor) -> Tensor:
     """Mean of ``h (B, L, D)`` over the real cells of ``mask (B, L)``."""
     m = mask[..., None].to(h.dtype)
     return (h * m).sum(dim=1) / m.sum(dim=1).clamp(min=1.0)
+
+
+class RegionEmbedding(nn.Module):
+    """Learned vector per id of an integer cluster field (e.g. the calorimeter region of the
+    cluster, whose fixed miscalibration a smooth function of η, φ cannot follow)."""
+
+    def __init__(self, field: str, n_ids: int, dim: int) -> None:
+        super().__init__()
+        if n_ids < 1 or dim < 1:
+            raise ValueError(f"region embedding of {field!r}: n_ids={n_ids}, dim={dim}; expected >= 1")
+        self.field, self.n_ids = field, int(n_ids)
+        self.embed = nn.Embedding(self.n_ids, dim)
+
+    @property
+    def dim(self) -> int:
+        return self.embed.embedding_dim
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.embed(ids.long().clamp(0, self.n_ids - 1))
+
+
+def region_embedding(field: str | None, n_ids: int, dim: int) -> RegionEmbedding | None:
+    return RegionEmbedding(field, n_ids, dim) if field else None
 
 
 class AttentionPooling(nn.Module):

@@ -28,6 +28,7 @@ from egml.models.cell_sets import (
     masked_mean,
     mlp,
     neutralise_padding,
+    region_embedding,
 )
 from egml.models.normalization import FeatureNormalizer
 
@@ -61,6 +62,9 @@ class CellTransformer(nn.Module):
         head_widths: Sequence[int] = (128, 64),
         output: str = "point",
         min_sigma: float = 1e-4,
+        region_field: str | None = None,
+        n_regions: int = 416,
+        region_embed_dim: int = 8,
     ) -> None:
         super().__init__()
         if pooling not in ("mean", "attention"):
@@ -80,15 +84,24 @@ class CellTransformer(nn.Module):
         )
         self.final_norm = nn.LayerNorm(embed_dim)
         self.pool = AttentionPooling(embed_dim) if pooling == "attention" else None
-        self.head = mlp(embed_dim + n_cluster, head_widths, self.out.n_raw, dropout)
+        self.region_field = region_field
+        self.region_embed = region_embedding(region_field, n_regions, region_embed_dim)
+        n_region = self.region_embed.dim if self.region_embed is not None else 0
+        self.head = mlp(embed_dim + n_cluster + n_region, head_widths, self.out.n_raw, dropout)
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         """Outputs ``(B, len(output_names))`` from a batch dict (see :mod:`egml.models.cell_sets`)."""
         cells, mask, layer, cluster = self.inputs.read(batch, "CellTransformer")
-        return self.forward_tensors(cells, mask, layer, cluster)
+        region = batch[self.region_field] if self.region_field else None
+        return self.forward_tensors(cells, mask, layer, cluster, region)
 
     def forward_tensors(
-        self, cells: Tensor, mask: Tensor, layer: Tensor | None = None, cluster: Tensor | None = None
+        self,
+        cells: Tensor,
+        mask: Tensor,
+        layer: Tensor | None = None,
+        cluster: Tensor | None = None,
+        region: Tensor | None = None,
     ) -> Tensor:
         cells, layer = neutralise_padding(cells, mask, layer)
         h = self.cell_embed(torch.where(mask[..., None], self.cell_norm(cells), 0.0))
@@ -103,4 +116,8 @@ class CellTransformer(nn.Module):
         parts = [pooled]
         if cluster is not None and cluster.shape[-1] > 0:
             parts.append(self.cluster_norm(cluster.float()))
+        if self.region_embed is not None:
+            if region is None:
+                raise ValueError("CellTransformer was built with region_field; expected region ids")
+            parts.append(self.region_embed(region))
         return self.out(self.head(torch.cat(parts, dim=1)))

@@ -22,6 +22,7 @@ from egml.models.cell_sets import (
     masked_mean,
     mlp,
     neutralise_padding,
+    region_embedding,
 )
 from egml.models.normalization import FeatureNormalizer
 
@@ -43,6 +44,9 @@ class DeepSets(nn.Module):
         dropout: float = 0.0,
         output: str = "point",
         min_sigma: float = 1e-4,
+        region_field: str | None = None,
+        n_regions: int = 416,
+        region_embed_dim: int = 8,
     ) -> None:
         super().__init__()
         if pooling not in ("sum", "mean"):
@@ -58,14 +62,23 @@ class DeepSets(nn.Module):
         self.layer_embed = nn.Embedding(N_LAYER_IDS, layer_embed_dim) if layer_field else None
         n_phi_in = len(cell_fields) + (layer_embed_dim if layer_field else 0)
         self.phi = nn.Sequential(mlp(n_phi_in, phi_widths, latent_dim, dropout), nn.GELU())
-        self.rho = mlp(latent_dim + len(cluster_fields), rho_widths, self.out.n_raw, dropout)
+        self.region_field = region_field
+        self.region_embed = region_embedding(region_field, n_regions, region_embed_dim)
+        n_region = self.region_embed.dim if self.region_embed is not None else 0
+        self.rho = mlp(latent_dim + len(cluster_fields) + n_region, rho_widths, self.out.n_raw, dropout)
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         cells, mask, layer, cluster = self.inputs.read(batch, "DeepSets")
-        return self.forward_tensors(cells, mask, layer, cluster)
+        region = batch[self.region_field] if self.region_field else None
+        return self.forward_tensors(cells, mask, layer, cluster, region)
 
     def forward_tensors(
-        self, cells: Tensor, mask: Tensor, layer: Tensor | None = None, cluster: Tensor | None = None
+        self,
+        cells: Tensor,
+        mask: Tensor,
+        layer: Tensor | None = None,
+        cluster: Tensor | None = None,
+        region: Tensor | None = None,
     ) -> Tensor:
         cells, layer = neutralise_padding(cells, mask, layer)
         x = torch.where(mask[..., None], self.cell_norm(cells), 0.0)
@@ -78,4 +91,8 @@ class DeepSets(nn.Module):
         parts = [pooled]
         if cluster is not None and cluster.shape[-1] > 0:
             parts.append(self.cluster_norm(cluster.float()))
+        if self.region_embed is not None:
+            if region is None:
+                raise ValueError("DeepSets was built with region_field; expected region ids")
+            parts.append(self.region_embed(region))
         return self.out(self.rho(torch.cat(parts, dim=1)))

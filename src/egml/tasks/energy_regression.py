@@ -1,28 +1,29 @@
 """energy_regression: e/γ energy calibration over calorimeter cells (references 003, 004; issue 7).
 
 The network predicts the response correction r = E_true/E_cluster from the cluster's cells and
-cluster features; E_pred = r·E_cluster (reference 003, PHYSICS.md §5). Derived features are
-built here from the loaded input fields, so the model config only names them:
+cluster features; E_pred = r·E_cluster (reference 003, PHYSICS.md §5). Its features are derived
+from the loaded input fields by :mod:`egml.tasks.energy_features`, so the model config only names
+them; every field must be an input or derived from inputs only (checked when ``inputs`` is given).
 
-* per cell: ``cell_frac`` = E_cell/E_cluster (the "cell energy fraction"), ``cell_deta`` and
-  ``cell_dphi`` relative to the cluster's L2 barycentre (η_calo, φ_calo), ``cell_significance``
-  = E_cell/σ_cell, plus the loaded ``cell_x/y/z``, ``cell_E_over_layer``; the layer id is
-  embedded by the model.
-* per cluster: ``log_E_cluster``, ``abs_eta``, layer fractions ``f0``–``f3``, ``f_TG3`` and the
-  §5 ratios ``R12``, ``R0_acc``, ``R_TG3_acc``; ``is_electron``/``is_converted`` for a model
-  over all particle types; the η annotation ``eta_annot_0..11`` (reference 004).
+Training aids (issue 7 diagnosis; the reference setup is ``target_norm=false scheduler=cosine
+median_correction.enabled=false`` with the old cluster fields):
 
-Every field a model reads must be a data input or derived from inputs only (checked at
-construction when ``inputs`` is given), so truth and generator latents cannot reach the model.
-Input standardisation (the models' ``cell_norm``/``cluster_norm`` buffers) is fitted on the first
-``norm_batches`` training batches at the start of fit, real cells only, and travels in the
-checkpoint. ``max_cells`` optionally keeps the K most energetic cells per cluster (an affordable
-transformer on CPU; the dropped cells still count in E_cluster and the layer sums).
+* input standardisation (the models' ``cell_norm``/``cluster_norm``) and, with ``target_norm``,
+  the target offset/scale (median and IQR/1.349 of r, so the head regresses a unit-width target:
+  without it MSE training on r, whose width is ~2 %, was unstable) are fitted on the first
+  ``norm_batches`` training batches at the start of fit and travel in the checkpoint;
+* ``scheduler=warmup_cosine``: per-step linear warm-up over ``warmup_frac`` then cosine decay;
+* ``median_correction``: a residual median response in (E_pred, |η|) bins, refitted on the
+  validation split at the end of each validation epoch and divided out at test/predict time
+  (:mod:`egml.tasks.median_correction`); never fitted on test.
+
+``max_cells`` optionally keeps the K most energetic cells per cluster (an affordable transformer
+on CPU; the dropped cells still count in E_cluster and the layer sums).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,109 +32,22 @@ import torch
 from torch import Tensor, nn
 
 from egml.baselines.calibration_bdt import GBDT_FIELDS
+from egml.evaluation.resolution import IQR_TO_SIGMA
 from egml.losses.regression import N_OUTPUTS, REGRESSION_LOSSES, regression_loss
 from egml.tasks.base import EgmlTask
+from egml.tasks.energy_features import (  # noqa: F401  (re-exported: the task's feature API)
+    CELL_DERIVED,
+    CLUSTER_DERIVED,
+    DERIVED,
+    ETA_ANNOTATIONS,
+    check_model_fields,
+    derive_features,
+    eta_annotation,
+    keep_leading_cells,
+)
+from egml.tasks.median_correction import MedianCorrection
 
-# |η_calo| boundaries of the η annotation (reference 004: "12 features encoding the distance to
-# η regions"): the LAr geometry transitions of PHYSICS.md §1.2 (egml.sim.atlas.geometry) [K].
-ETA_ANNOTATION_BOUNDARIES = (0.6, 0.8, 1.35, 1.4, 1.475, 1.52, 1.6, 1.8, 2.0, 2.37, 2.4, 2.47)
-ETA_ANNOTATION_WIDTH = 0.05  # ramp half-width in |η| [K]
-ETA_ANNOTATIONS = tuple(f"eta_annot_{i}" for i in range(len(ETA_ANNOTATION_BOUNDARIES)))
-ELECTRON, CONVERTED = 0, 2  # particleType (PHYSICS.md §5)
-LAYER_SUMS = ("E0", "E1", "E2", "E3", "E_TG3")
-
-#: derived field → the input fields it is computed from
-CELL_DERIVED: dict[str, tuple[str, ...]] = {
-    "cell_frac": ("cell_E", "E_cluster"),
-    "cell_deta": ("cell_eta", "eta_calo"),
-    "cell_dphi": ("cell_phi", "phi_calo"),
-    "cell_significance": ("cell_E", "cell_sigma"),
-}
-CLUSTER_DERIVED: dict[str, tuple[str, ...]] = {
-    "log_E_cluster": ("E_cluster",),
-    "abs_eta": ("eta",),
-    "f0": ("E0", "E_cluster"),
-    "f1": ("E1", "E_cluster"),
-    "f2": ("E2", "E_cluster"),
-    "f3": ("E3", "E_cluster"),
-    "f_TG3": ("E_TG3", "E_cluster"),
-    "R12": ("E1", "E2"),
-    "R0_acc": ("E0", "E1", "E2", "E3"),
-    "R_TG3_acc": ("E_TG3", "E1", "E2", "E3"),
-    "is_electron": ("particle_type",),
-    "is_converted": ("particle_type",),
-    **{name: ("eta_calo",) for name in ETA_ANNOTATIONS},
-}
-DERIVED = {**CELL_DERIVED, **CLUSTER_DERIVED}
-
-
-def _ratio(num: Tensor, den: Tensor) -> Tensor:
-    """num/den, 0 where den is 0 (an empty layer)."""
-    safe = torch.where(den != 0, den, torch.ones_like(den))
-    return torch.where(den != 0, num / safe, torch.zeros_like(num))
-
-
-def eta_annotation(abs_eta_calo: Tensor) -> Tensor:
-    """``(B, 12)`` ramps clip((|η| − b_k)/w, −1, 1) around the geometry boundaries b_k."""
-    b = torch.tensor(ETA_ANNOTATION_BOUNDARIES, dtype=abs_eta_calo.dtype, device=abs_eta_calo.device)
-    return ((abs_eta_calo[:, None] - b) / ETA_ANNOTATION_WIDTH).clamp(-1.0, 1.0)
-
-
-def derive_features(batch: Mapping[str, Tensor], wanted: Sequence[str]) -> dict[str, Tensor]:
-    """The batch plus the derived fields in ``wanted`` (see the module docstring), float32."""
-    out = dict(batch)
-    f = {k: v.float() for k, v in batch.items() if v.is_floating_point()}
-    e_cl = f.get("E_cluster")
-    for name in wanted:
-        if name in out or name not in DERIVED:
-            continue
-        if name == "cell_frac":
-            out[name] = _ratio(f["cell_E"], e_cl[:, None])
-        elif name == "cell_deta":
-            out[name] = f["cell_eta"] - f["eta_calo"][:, None]
-        elif name == "cell_dphi":  # wrapped to (−π, π]
-            out[name] = torch.remainder(f["cell_phi"] - f["phi_calo"][:, None] + np.pi, 2 * np.pi) - np.pi
-        elif name == "cell_significance":
-            out[name] = _ratio(f["cell_E"], f["cell_sigma"])
-        elif name == "log_E_cluster":
-            out[name] = torch.log(e_cl.clamp(min=1e-3))
-        elif name == "abs_eta":
-            out[name] = f["eta"].abs()
-        elif name in ("f0", "f1", "f2", "f3", "f_TG3"):
-            out[name] = _ratio(f[LAYER_SUMS[("f0", "f1", "f2", "f3", "f_TG3").index(name)]], e_cl)
-        elif name == "R12":
-            out[name] = _ratio(f["E1"], f["E2"])
-        elif name in ("R0_acc", "R_TG3_acc"):
-            num = f["E0"] if name == "R0_acc" else f["E_TG3"]
-            out[name] = _ratio(num, f["E1"] + f["E2"] + f["E3"])
-        elif name in ("is_electron", "is_converted"):
-            ptype = batch["particle_type"]
-            out[name] = (ptype == (ELECTRON if name == "is_electron" else CONVERTED)).float()
-        elif name in ETA_ANNOTATIONS:
-            ann = eta_annotation(f["eta_calo"].abs())
-            out.update({a: ann[:, i] for i, a in enumerate(ETA_ANNOTATIONS)})
-    return out
-
-
-def keep_leading_cells(batch: dict[str, Tensor], mask_field: str, k: int) -> dict[str, Tensor]:
-    """Keep the ``k`` cells of largest E_cell per cluster (padded slots last), every per-cell field."""
-    mask = batch[mask_field].bool()
-    if mask.shape[1] <= k:
-        return batch
-    score = torch.where(mask, batch["cell_E"].float(), torch.full_like(batch["cell_E"].float(), -torch.inf))
-    # ties (and padded slots, all −inf) are broken by position: stable, deterministic order
-    order = torch.sort(score, dim=1, descending=True, stable=True).indices[:, :k]
-    out = dict(batch)
-    for name, value in batch.items():
-        if value.dim() >= 2 and value.shape[:2] == mask.shape:
-            out[name] = torch.gather(
-                value,
-                1,
-                order.view(*order.shape, *([1] * (value.dim() - 2))).expand(
-                    order.shape[0], k, *value.shape[2:]
-                ),
-            )
-    return out
+SCHEDULERS = (None, "none", "cosine", "warmup_cosine")
 
 
 class EnergyRegressionTask(EgmlTask):
@@ -161,9 +75,23 @@ class EnergyRegressionTask(EgmlTask):
         inputs: Sequence[str] | None = None,
         max_cells: int | None = None,
         norm_batches: int = 20,
+        target_norm: bool = False,
+        warmup_frac: float = 0.05,
+        median_correction: Mapping[str, Any] | None = None,
         evaluation: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(model, normalization, lr, weight_decay, scheduler)
+        if scheduler not in SCHEDULERS:
+            raise ValueError(
+                f"config key 'task.module.scheduler' is {scheduler!r}; expected one of {SCHEDULERS}"
+            )
+        if not 0.0 <= warmup_frac < 1.0:
+            raise ValueError(
+                f"config key 'task.module.warmup_frac' is {warmup_frac}; expected 0 <= value < 1"
+            )
+        self.target_norm, self.warmup_frac = bool(target_norm), float(warmup_frac)
+        self.median_correction = MedianCorrection(**dict(median_correction or {}))
+        self._val_rows: list[tuple[Tensor, Tensor, Tensor]] = []
         if loss not in REGRESSION_LOSSES:
             raise ValueError(
                 f"config key 'task.module.loss' is {loss!r}; expected one of {REGRESSION_LOSSES}"
@@ -182,7 +110,8 @@ class EnergyRegressionTask(EgmlTask):
         spec = model.inputs  # egml.models.cell_sets.CellSetInputs
         self.cell_fields, self.cluster_fields = tuple(spec.cell_fields), tuple(spec.cluster_fields)
         self.mask_field = spec.mask_field or "cell_E_mask"
-        self.wanted = (*self.cell_fields, *self.cluster_fields)
+        region = getattr(model, "region_field", None)
+        self.wanted = (*self.cell_fields, *self.cluster_fields, *([region] if region else []))
         if inputs is not None:
             check_model_fields(
                 (*self.wanted, *([spec.layer_field] if spec.layer_field else []), self.mask_field), inputs
@@ -197,25 +126,70 @@ class EnergyRegressionTask(EgmlTask):
         return feats
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
-        return self.model(self.features(batch))
+        out = self.model(self.features(batch))
+        # test/predict: r → r / median validation response of its (E_pred, |η|) bin (not in training)
+        if bool(self.median_correction.fitted) and not self.training:
+            scale = self.median_correction(out[:, 0] * batch["E_cluster"].float(), batch["eta"].float())
+            out = out / scale[:, None]
+        return out
+
+    def configure_optimizers(self) -> Any:
+        if self.scheduler != "warmup_cosine":
+            return super().configure_optimizers()
+        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, self.warmup_frac))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def on_fit_start(self) -> None:
         if bool(self.norm_fitted) or self.trainer is None or self.trainer.datamodule is None:
             return
-        loader = self.trainer.datamodule.train_dataloader()
-        cells, clusters = [], []
-        for i, batch in enumerate(loader):
+        self.fit_standardisation(self.trainer.datamodule.train_dataloader())
+
+    def fit_standardisation(self, batches: Iterable[Mapping[str, Tensor]]) -> None:
+        """Input standardisation (and, with ``target_norm``, the r offset/scale) from the first
+        ``norm_batches`` training batches."""
+        cells, clusters, targets = [], [], []
+        for i, batch in enumerate(batches):
             if i >= self.norm_batches:
                 break
-            feats = self.features({k: v.to(self.device) for k, v in batch.items()})
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            feats = self.features(batch)
             mask = feats[self.mask_field].bool()
             cells.append(torch.stack([feats[n].float() for n in self.cell_fields], -1)[mask])
             if self.cluster_fields:
                 clusters.append(torch.stack([feats[n].float() for n in self.cluster_fields], -1))
+            targets.append(self.target(batch))
         self.model.cell_norm.set(*_robust_moments(torch.cat(cells)))
         if clusters:
             self.model.cluster_norm.set(*_robust_moments(torch.cat(clusters)))
+        if self.target_norm:  # median and IQR/1.349: the r tails would inflate mean and std
+            q25, q50, q75 = torch.quantile(
+                torch.cat(targets).double(), torch.tensor([0.25, 0.5, 0.75]).double()
+            )
+            self.model.out.set_target(float(q50), max(float(q75 - q25) / IQR_TO_SIGMA, 1e-4))
         self.norm_fitted.fill_(True)
+
+    # --- residual median correction (fitted on the validation split, never on test) -----------
+    # Refitted at the end of every validation epoch from that epoch's uncorrected validation
+    # predictions, so each saved checkpoint carries the table matching its weights. Under DDP each
+    # rank fits on its own validation shard (rank 0's table is the one tested and saved).
+    def validation_step(self, batch: Mapping[str, Tensor], batch_idx: int) -> None:
+        raw = self.model(self.features(batch))  # uncorrected: the loss and the fit see the same r
+        loss = self.compute_loss(raw, batch, "val")
+        self.log("val/loss", loss, batch_size=raw.shape[0], sync_dist=True, prog_bar=True)
+        if self.median_correction.enabled:
+            e_cl = batch["E_cluster"].float()
+            self._val_rows.append((raw[:, 0].detach() * e_cl, batch["E_true"].float(), batch["eta"].float()))
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_rows: list[tuple[Tensor, Tensor, Tensor]] = []
+
+    def on_validation_epoch_end(self) -> None:
+        rows, self._val_rows = self._val_rows, []
+        if not rows or (self.trainer is not None and self.trainer.sanity_checking):
+            return
+        self.median_correction.fit(*(torch.cat(col) for col in zip(*rows, strict=True)))
 
     # --- loss and outputs ---------------------------------------------------------------------
     def target(self, batch: Mapping[str, Tensor]) -> Tensor:
@@ -249,19 +223,6 @@ class EnergyRegressionTask(EgmlTask):
         return evaluate_energy_regression(predictions, out_dir, **self.evaluation_cfg)
 
 
-def check_model_fields(fields: Sequence[str], inputs: Sequence[str]) -> None:
-    """Every model field must be a data input (or its mask) or derived from inputs only."""
-    allowed = set(inputs) | {f"{name}_mask" for name in inputs}
-    for field in fields:
-        needs = DERIVED.get(field, (field,))
-        missing = [n for n in needs if n not in allowed]
-        if missing:
-            raise ValueError(
-                f"model field {field!r} needs {missing}, which are not in data.inputs; "
-                "expected model fields built from network inputs only"
-            )
-
-
 def _robust_moments(x: Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std per column; a constant column (e.g. conversion variables of unconverted γ) gets std 1."""
     x = x.double()
@@ -273,3 +234,16 @@ def _robust_moments(x: Tensor) -> tuple[np.ndarray, np.ndarray]:
     mean, std = x.mean(dim=0), x.std(dim=0, unbiased=False)
     std = torch.where(std > 1e-12, std, torch.ones_like(std))
     return mean.cpu().numpy(), std.cpu().numpy()
+
+
+def warmup_cosine(total_steps: int, warmup_frac: float) -> Callable[[int], float]:
+    """lr factor per optimizer step: linear warm-up over ``warmup_frac`` of the steps, then cosine to 0."""
+    warm = round(warmup_frac * total_steps)
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        t = min((step - warm) / max(total_steps - warm, 1), 1.0)
+        return 0.5 * (1.0 + float(np.cos(np.pi * t)))
+
+    return factor
