@@ -106,3 +106,33 @@ def test_bad_inputs_raise() -> None:
         )
     with pytest.raises(ValueError, match="lacks"):
         PhotonCNN(conv_filters=(4, 4), dense_widths=(8,))({"img_L1": torch.zeros(2, 2, 56)})
+
+
+def test_scalar_inputs_are_encoded_scale_free_and_change_the_output() -> None:
+    model = PhotonCNN(conv_filters=(4, 4), dense_widths=(8,), scalar_fields=("pt", "eta", "conv_type")).eval()
+    batch = _batch(4)
+    batch["conv_type"] = torch.tensor([0.0, 1.0, 2.0, 0.0])
+    base = model(batch)
+    # ln(pT/25): 1 TeV stays O(1) and pT ≤ 1 GeV is clamped, never -inf
+    extreme = model(dict(batch, pt=torch.tensor([1000.0, 0.0, 25.0, 10.0])))
+    assert torch.isfinite(extreme).all()
+    assert not torch.allclose(extreme, base)
+    # η enters as |η|, conversion as converted yes/no (convType 1 and 2 give the same output)
+    torch.testing.assert_close(model(dict(batch, eta=-batch["eta"])), base)
+    same_conv = dict(batch, conv_type=torch.tensor([0.0, 2.0, 1.0, 0.0]))
+    torch.testing.assert_close(model(same_conv), base)
+
+
+def test_reference_experiment_config_builds_the_reference_model() -> None:
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    from egml.cli import CONFIG_DIR
+
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=["task=photon_cnn", "experiment=photon_cnn_reference"])
+    model = instantiate(cfg.model)
+    assert count_parameters(model) == 1_248_513
+    assert model.input_transform == "none" and model.scalar_fields == () and cfg.task.module.scheduler is None
+    assert list(cfg.data.inputs) == ["img_L1", "img_L2", "img_L3"]
+    assert not any(isinstance(m, torch.nn.BatchNorm1d | torch.nn.BatchNorm2d) for m in model.modules())

@@ -102,7 +102,9 @@ def test_export_of_trained_run(trained: Path, egml_cache: Path, tmp_path: Path, 
         f"paths.output_dir={out}", "logger=csv",
     ])  # fmt: skip
     report = json.loads((out / "export.json").read_text())
-    assert report["parity_ok"] and report["input_names"] == ["img_L1", "img_L2", "img_L3"]
+    # the default data.inputs of photon_cnn (conf/data/photon_cnn.yaml)
+    inputs = ["img_L1", "img_L2", "img_L3", "img_PS", "img_Had", "pt", "eta", "conv_type"]
+    assert report["parity_ok"] and report["input_names"] == inputs
 
 
 def test_eval_needs_a_checkpoint(tmp_path: Path, run_egml) -> None:

@@ -1,7 +1,8 @@
 """ATLAS photon-ID CNN over LAr cell images (reference 000, back-up "Model definition").
 
-The seed model (defaults of :class:`PhotonCNN`) reproduces the Keras summary of reference 000
-exactly, 1,248,513 parameters:
+The seed model (defaults of :class:`PhotonCNN`; config ``experiment=photon_cnn_reference``)
+reproduces the Keras summary of reference 000 exactly, 1,248,513 parameters (the config default
+adds PS/Had stems, scalar inputs and batch norm: measured better, docs/results.md):
 
 * inputs L1 (2, 56), L2 (11, 7), L3 (11, 4), axis 0 = φ, axis 1 = η (PHYSICS.md §2, §7);
 * per input: Conv2D 128 → MaxPool → Conv2D 128 → MaxPool → Flatten, all 'valid' padding;
@@ -52,6 +53,13 @@ HEAD_NAMES: dict[str, tuple[str, ...]] = {
     "disco": ("combined", "iso_decorrelated", "orthogonal"),
 }
 INPUT_TRANSFORMS = ("none", "log1p", "fraction")
+# Fixed, scale-free encodings of known kinematic scalars (raw GeV spans 10–1000: a linear input
+# would saturate); other scalar fields pass through unchanged (standardise them via data.normalize).
+SCALAR_ENCODINGS = {
+    "pt": lambda x: torch.log(torch.clamp(x, min=1.0) / 25.0),
+    "eta": torch.abs,
+    "conv_type": lambda x: (x > 0).to(x.dtype),
+}
 
 
 class GaussianNoise(nn.Module):
@@ -138,8 +146,9 @@ class PhotonCNN(nn.Module):
         norm: ``"none"`` (reference) or ``"batch"`` (BatchNorm after every conv and Dense).
         input_transform: ``"none"`` (reference, GeV), ``"log1p"`` (sign(E)·log(1 + |E|/1 GeV)) or
             ``"fraction"`` (each cell over the summed energy of all input images).
-        scalar_fields: optional per-candidate scalars (e.g. ``pt``, ``eta``) appended to the
-            flattened features of the towers that see every stem (not the strips/rest towers).
+        scalar_fields: optional per-candidate scalars (e.g. ``pt``, ``eta``, ``conv_type``) appended
+            to the flattened features of the towers that see every stem (not the strips/rest towers);
+            ``pt`` enters as ln(pT/25 GeV), ``eta`` as |η|, ``conv_type`` as converted yes/no.
         image_shapes: overrides of :data:`IMAGE_SHAPES`.
     """
 
@@ -213,7 +222,12 @@ class PhotonCNN(nn.Module):
         flat = {name: self.stems[name](img) for name, img in images.items()}
         parts = [flat[name] for name in self.inputs]
         if self.scalar_fields:
-            parts.append(stack_fields(batch, self.scalar_fields, "PhotonCNN"))
+            scalars = stack_fields(batch, self.scalar_fields, "PhotonCNN").float()
+            encoded = [
+                SCALAR_ENCODINGS[name](scalars[:, i]) if name in SCALAR_ENCODINGS else scalars[:, i]
+                for i, name in enumerate(self.scalar_fields)
+            ]
+            parts.append(torch.stack(encoded, dim=1))
         everything = torch.cat(parts, dim=1)
         if self.heads == "layer_split":
             rest = torch.cat([flat[name] for name in self.inputs if name != "img_L1"], dim=1)
