@@ -106,11 +106,14 @@ class LayerStem(nn.Module):
             size = (size[0] // pool[0], size[1] // pool[1])
             in_ch = out_ch
         layers.append(nn.Flatten())
-        self.net = nn.Sequential(*layers)
+        # channels-last weights and input (forward): PyTorch's NCHW max-pool over a 1×2 window of
+        # 128 channels is a scalar loop on the CPU (20 % of a step); NHWC vectorises over channels
+        # (+35 % training samples/s, same outputs). Loaded checkpoints keep this layout.
+        self.net = nn.Sequential(*layers).to(memory_format=torch.channels_last)
         self.out_features = in_ch * size[0] * size[1]
 
     def forward(self, image: Tensor) -> Tensor:
-        return self.net(image)
+        return self.net(image.contiguous(memory_format=torch.channels_last))
 
 
 def _dense_tower(

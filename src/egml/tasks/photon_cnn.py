@@ -87,7 +87,8 @@ class PhotonCNNTask(EgmlTask):
             )
             n = label.shape[0]
             for key in ("bce", "disco_iso", "disco_orth"):
-                self.log(f"{stage}/{key}", parts[key], batch_size=n, sync_dist=stage != "train")
+                if self.logs_this_step(stage):
+                    self.log(f"{stage}/{key}", parts[key], batch_size=n, sync_dist=stage != "train")
             return parts["loss"]
         return sum(weighted_bce_with_logits(outputs[:, i], label, weight) for i in range(outputs.shape[1]))
 
