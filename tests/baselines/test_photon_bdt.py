@@ -7,7 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from egml.baselines.photon_bdt import PHOTON_ID_FEATURES, PhotonIDBDT, mass_point_mask, training_rows
+from egml.baselines.photon_bdt import (
+    PHOTON_ID_FEATURES,
+    PhotonIDBaselines,
+    PhotonIDBDT,
+    mass_point_mask,
+    training_rows,
+)
 from egml.evaluation.roc import auc
 
 MASSES = np.array([0.1, 0.2, 0.4, 0.6, 0.8, 1.0], np.float32)
@@ -62,6 +68,29 @@ def test_untrained_masses_do_not_enter_the_fit() -> None:
     cols2["r9"][untrained] = 0.0  # changing rows outside the training set changes nothing
     again = PhotonIDBDT(n_estimators=10).fit(cols2).predict(cols)["baseline_score"]
     np.testing.assert_array_equal(only_train, again)
+
+
+def test_standard_id_trains_on_prompt_photons_and_both_baselines_round_trip(tmp_path) -> None:
+    cols = _columns(3000, 4)
+    both = PhotonIDBaselines(retrained={"train_masses": [0.1, 0.4, 0.6, 1.0]}, n_estimators=20).fit(cols)
+    out = both.predict(cols)
+    assert set(out) == {"baseline_score", "baseline_retrained_score"}
+    # the standard ID sees single photons (0) vs fakes (2): merged-photon rows do not enter its fit
+    cols2 = {k: v.copy() for k, v in cols.items()}
+    cols2["r9"][cols2["label"] == 1] = 0.0
+    again = PhotonIDBaselines(retrained=None, n_estimators=20).fit(cols2).predict(cols)
+    assert set(again) == {"baseline_score"}
+    np.testing.assert_array_equal(again["baseline_score"], out["baseline_score"])
+    test = _columns(2000, 5)
+    prompt = test["label"] != 1
+    assert auc(both.predict(test)["baseline_score"][prompt], (test["label"] == 0)[prompt]) > 0.85
+    both.save(tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == {"photon_id_bdt.json", "photon_id_bdt_retrained.json"}
+    loaded = PhotonIDBaselines.load(tmp_path, retrained={}, n_estimators=20).predict(cols)
+    for key, score in out.items():
+        np.testing.assert_array_equal(loaded[key], score)
+    (tmp_path / "photon_id_bdt_retrained.json").unlink()  # a run without the retrained BDT
+    assert set(PhotonIDBaselines.load(tmp_path, retrained={}).predict(cols)) == {"baseline_score"}
 
 
 def test_bad_input() -> None:

@@ -27,10 +27,12 @@ N_ENTRIES = 64
 VARIANTS = {
     "photon_cnn_layer_split": "photon_cnn",
     "photon_cnn_disco": "photon_cnn",
+    "photon_cnn_reference": "photon_cnn",
     "electron_dnn_cf_extras": "electron_dnn",
     "merged_photon_multiclass": "merged_photon",
     "merged_photon_shower": "merged_photon",
     "merged_photon_track": "merged_photon",
+    "merged_photon_reference": "merged_photon",
     "energy_regression_deep_sets": "energy_regression",
     "energy_regression_gaussian": "energy_regression",
     "energy_regression_asymmetric": "energy_regression",

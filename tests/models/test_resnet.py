@@ -42,6 +42,32 @@ def test_default_depth_and_backprop() -> None:
     assert all(p.grad is not None for p in model.parameters())
 
 
+def test_log1p_input_transform_is_applied_before_the_stem() -> None:
+    torch.manual_seed(0)
+    plain = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1).eval()
+    logged = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1, input_transform="log1p").eval()
+    logged.load_state_dict(plain.state_dict())
+    x = torch.randn(3, 1, 32, 32) * 50.0  # signed, wide range (tracks' dxy/dz are signed)
+    torch.testing.assert_close(logged(x), plain(torch.sign(x) * torch.log1p(x.abs())))
+    normed = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1, input_norm=True)
+    assert normed(x).shape == (3, 1) and normed.input_norm.running_mean.abs().sum() > 0
+    with pytest.raises(ValueError, match="input_transform"):
+        ResNetTagger(("SC_energy",), input_transform="sqrt")
+
+
+def test_flip_augmentation_acts_in_training_only() -> None:
+    torch.manual_seed(1)
+    plain = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1)
+    flips = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1, augment_flips=True)
+    flips.load_state_dict(plain.state_dict())
+    x = torch.rand(8, 1, 32, 32)
+    torch.testing.assert_close(flips.eval()(x), plain.eval()(x))
+    symmetric = x + x.flip(-2)
+    symmetric = symmetric + symmetric.flip(-1)  # mirror-invariant images: flips change nothing
+    torch.testing.assert_close(flips.train()(symmetric), plain.train()(symmetric))
+    assert not torch.allclose(flips.train()(x), plain.train()(x))  # P(no flip in 16 draws) = 2^-16
+
+
 def test_bad_input() -> None:
     model = ResNetTagger(("SC_energy",), widths=(8,), blocks_per_stage=1)
     with pytest.raises(ValueError, match="expected"):

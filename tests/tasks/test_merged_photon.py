@@ -73,6 +73,24 @@ def test_multiclass_cross_entropy_and_scores() -> None:
     torch.testing.assert_close(total, torch.ones(5))
 
 
+def test_mass_balance_gives_each_training_mass_an_equal_share_of_the_signal_weight() -> None:
+    model = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1)
+    task = MergedPhotonTask(model, mass_balance=True)
+    batch = {
+        "label": torch.tensor([1, 1, 1, 1, 1, 2, 0]),
+        "A_mass": torch.tensor([0.1, 0.1, 0.1, 0.4, 0.2, 0.0, 0.0]),
+        "weight": torch.tensor([1.0, 1.0, 2.0, 0.5, 1.0, 3.0, 1.0]),
+    }
+    w = task.loss_mask(batch, "train") * batch["weight"]
+    out = task.balance_masses(w, batch)
+    assert out[:3].sum() == pytest.approx(out[3].item()) and out[:4].sum() == pytest.approx(
+        w[:4].sum().item()
+    )
+    assert out[4:].tolist() == w[4:].tolist()  # untrained mass, background and single photons unchanged
+    logits = torch.zeros(7, 1)
+    assert task.compute_loss(logits, batch, "test") == _task().compute_loss(logits, batch, "test")
+
+
 def test_bad_configuration() -> None:
     model = ResNetTagger(("SC_energy",), widths=(4,), blocks_per_stage=1, n_outputs=1)
     with pytest.raises(ValueError, match="n_outputs=3"):
@@ -104,6 +122,7 @@ def _toy_predictions(n: int, seed: int, mode: str) -> dict[str, np.ndarray]:
         "pt": rng.uniform(15, 100, n).astype(np.float32),
         "eta": rng.uniform(-1.4, 1.4, n).astype(np.float32),
         "baseline_score": 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 1.0 * sig))),
+        "baseline_retrained_score": 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 1.5 * sig))),
     }
     tagger = 1 / (1 + np.exp(-(rng.normal(0, 1, n) + 2.5 * sig)))
     if mode == "binary":
@@ -121,17 +140,24 @@ def test_evaluation_metrics_and_decisions(tmp_path: Path, mode: str) -> None:
     preds = _toy_predictions(12000, 7, mode)
     m = evaluate_merged_photon(preds, tmp_path, mode=mode)
     for wp, target in (("loose", 0.9), ("medium", 0.8), ("tight", 0.7)):
-        for p in ("test", "baseline"):
+        for p in ("test", "baseline", "baseline_retrained"):
             # measured on the half not used to fit: close to, not exactly, the target
             assert abs(m[f"{p}/eff_{wp}"] - target) < 4 * m[f"{p}/eff_{wp}_err"] + 1e-9
             assert m[f"{p}/sb_{wp}"] == pytest.approx(m[f"{p}/eff_{wp}"] / m[f"{p}/bkg_eff_{wp}"])
         ratio = m[f"test/sb_ratio_vs_baseline_{wp}"]
         assert ratio == pytest.approx(m[f"test/sb_{wp}"] / m[f"baseline/sb_{wp}"])
+        retrained = m[f"test/sb_ratio_vs_retrained_bdt_{wp}"]
+        assert retrained == pytest.approx(m[f"test/sb_{wp}"] / m[f"baseline_retrained/sb_{wp}"])
+        assert retrained < ratio  # the re-trained BDT is the stronger baseline in this toy
+        assert preds[f"baseline_wp_retrained_{wp}"].shape == (12000,)
         assert preds[f"wp_{wp}"].dtype == np.int32 and preds[f"baseline_wp_{wp}"].shape == (12000,)
     for mt in MASSES:
         assert 0.5 < m[f"test/auc_m{mt:.1f}"] <= 1.0
-    assert "N_S = N_B" in m["test/sb_normalisation"]
+    assert "N_S = N_B" in m["test/sb_normalisation"] and "prompt" in m["test/baseline_definition"]
     assert m["test/eff_spread_medium"] < 0.05  # the toy tagger is flat in m_A
+    effs = [m[f"test/eff_medium_m{mt:.1f}"] for mt in MASSES]
+    assert m["test/eff_spread_medium"] == pytest.approx((max(effs) - min(effs)) / 2)
+    assert m["test/eff_spread_medium"] <= m["test/eff_maxdev_medium"] <= 2 * m["test/eff_spread_medium"]
     if mode == "binary":
         assert m["test/sb_ratio_vs_baseline_medium"] > 1.5
         assert m["test/auc"] > m["baseline/auc"]
@@ -167,10 +193,19 @@ def test_ablation_configs_give_resnets_of_each_channel_set(
         )
     validate(cfg)
     model = instantiate(cfg.model)
-    assert model.channels == channels and list(cfg.data.normalize) == list(channels)
+    assert model.channels == channels and model.input_transform == "log1p" and list(cfg.data.normalize) == []
     batch = {c: torch.zeros(2, 32, 32) for c in channels}
     assert model(batch).shape == (2, 1)
     assert input_set_name(model.channels) == name
+
+
+def test_reference_setup_stays_reachable() -> None:
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=["task=merged_photon", "experiment=merged_photon_reference"])
+    validate(cfg)
+    assert list(cfg.data.normalize) == list(cfg.data.inputs) and cfg.model.input_transform == "none"
+    assert cfg.data.reweight.target == "flat" and cfg.task.baseline.reweight.target == "flat"
+    assert cfg.task.module.scheduler is None and cfg.task.module.loss == "mse"
 
 
 # --- end to end through the CLI -------------------------------------------------------------
@@ -226,6 +261,8 @@ def test_cli_end_to_end(cache_dir: Path, tmp_path: Path, mode: str) -> None:
         "pt",
         "eta",
         "baseline_score",
+        "baseline_retrained_score",
+        "baseline_wp_retrained_medium",
         "wp_medium",
         "baseline_wp_tight",
     }
@@ -240,4 +277,6 @@ def test_cli_end_to_end(cache_dir: Path, tmp_path: Path, mode: str) -> None:
     sig_masses = np.unique(np.round(arrays["A_mass"][arrays["label"] == 1], 3))
     np.testing.assert_allclose(sig_masses, MASSES, atol=1e-3)
     assert (run_dir / "baseline" / "photon_id_bdt.json").exists()
+    assert (run_dir / "baseline" / "photon_id_bdt_retrained.json").exists()
+    assert np.isfinite(m["test/sb_ratio_vs_retrained_bdt_medium"])
     assert (run_dir / "working_points.json").exists()

@@ -7,6 +7,19 @@ Architecture (not specified by the reference beyond "CNN with ResNet architectur
 BatchNorm, identity or 1×1-projection shortcut; stride 2 at the start of every stage but the
 first), global average pooling and a linear layer.
 
+Input scaling (``input_transform``): ECAL cell energies span four orders of magnitude (noise
+~0.03 GeV, the seed up to hundreds of GeV) and the track channels are sparse with a long tail, so
+a single (mean, std) per image leaves almost every pixel at ~0 and the seed at ~100σ.
+``"log1p"`` maps every channel to sign(x)·log(1 + |x|) (in the data's units, GeV / cm) before
+the stem; ``"none"`` feeds the values as given (the reference setup). ``input_norm=True`` adds a
+per-channel BatchNorm (no affine) on the transformed input, i.e. a learned per-channel
+standardisation.
+
+``augment_flips=True`` mirrors each training image in η and/or φ at random (probability 1/2
+each; never at evaluation): approximate symmetries of the barrel (η ↔ −η) and of a
+charge-symmetric sample in the solenoid field (φ ↔ −φ), i.e. four views of every candidate for a
+data-limited training.
+
 Outputs are **logits**: ``n_outputs=1`` for the binary tagger (merged photon vs QCD fake; apply
 sigmoid for the score, which is also what the reference's MSE loss acts on), ``n_outputs=3`` for
 the three-class tagger (softmax; class order set by the task's labels).
@@ -22,6 +35,7 @@ from torch import Tensor, nn
 from egml.models.fields import require_fields
 
 DEFAULT_CHANNELS = ("SC_energy", "TracksPt", "TracksDxy", "TracksDz")  # PHYSICS.md §7, T3 tree
+INPUT_TRANSFORMS = ("none", "log1p")
 
 
 class BasicBlock(nn.Module):
@@ -55,6 +69,9 @@ class ResNetTagger(nn.Module):
         n_outputs: 1 (binary) or 3 (three-class) logits.
         dropout: before the final linear layer.
         image_size: expected image side (32 in reference 002).
+        input_transform: ``"none"`` (reference) or ``"log1p"`` (sign(x)·log(1 + |x|) per pixel).
+        input_norm: per-channel BatchNorm (affine=False) on the (transformed) input.
+        augment_flips: random η/φ mirror images in training mode.
     """
 
     def __init__(
@@ -65,8 +82,20 @@ class ResNetTagger(nn.Module):
         n_outputs: int = 1,
         dropout: float = 0.0,
         image_size: int = 32,
+        input_transform: str = "none",
+        input_norm: bool = False,
+        augment_flips: bool = False,
     ) -> None:
         super().__init__()
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(
+                f"ResNetTagger input_transform={input_transform!r}; expected one of {INPUT_TRANSFORMS}"
+            )
+        self.input_transform = input_transform
+        self.augment_flips = bool(augment_flips)
+        self.input_norm: nn.Module = (
+            nn.BatchNorm2d(len(channels), affine=False) if input_norm and channels else nn.Identity()
+        )
         if not channels or not widths or blocks_per_stage < 1 or n_outputs < 1:
             raise ValueError(
                 f"ResNetTagger channels={list(channels)}, widths={list(widths)}, blocks={blocks_per_stage}, "
@@ -116,5 +145,11 @@ class ResNetTagger(nn.Module):
             raise ValueError(
                 f"ResNetTagger input shape {tuple(x.shape)}; expected (B, {len(self.channels)}, H, W)"
             )
-        h = self.pool(self.blocks(self.stem(x))).flatten(1)
+        if self.input_transform == "log1p":
+            x = torch.sign(x) * torch.log1p(x.abs())
+        if self.augment_flips and self.training:
+            flip = torch.rand(2, x.shape[0], 1, 1, 1, device=x.device) < 0.5
+            x = torch.where(flip[0], x.flip(-2), x)  # rows: iη
+            x = torch.where(flip[1], x.flip(-1), x)  # columns: iφ
+        h = self.pool(self.blocks(self.stem(self.input_norm(x)))).flatten(1)
         return self.fc(self.dropout(h))

@@ -13,6 +13,11 @@ and is normalised by the summed weight. Signal candidates whose m_A is not one o
 ``train_masses`` have zero weight in the training *and* validation loss, so a sample holding
 all six mass points trains on the configured ones only and the evaluation can test
 interpolation to the others (the framework has one set of generator knobs for all splits).
+
+``mass_balance=True`` (train/val loss only) re-weights the merged photons of each batch so that
+every training mass carries the same summed weight (the batch's total signal weight is kept):
+the preselection leaves fewer high-m_A candidates, which otherwise pulls the tagger towards the
+low masses and tilts the efficiency vs m_A.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class MergedPhotonTask(EgmlTask):
         loss: str = "mse",
         train_masses: Sequence[float] = TRAIN_MASSES,
         evaluation: Mapping[str, Any] | None = None,
+        mass_balance: bool = False,
     ) -> None:
         super().__init__(model, normalization, lr, weight_decay, scheduler)
         if mode not in MODES:
@@ -72,6 +78,7 @@ class MergedPhotonTask(EgmlTask):
         self.train_masses = tuple(float(m) for m in train_masses)
         self.register_buffer("train_mass_values", torch.tensor(self.train_masses, dtype=torch.float32))
         self.evaluation_cfg = dict(evaluation or {})
+        self.mass_balance = bool(mass_balance)
 
     def loss_mask(self, batch: Mapping[str, Tensor], stage: str) -> Tensor:
         """1 for candidates entering the loss: right classes, signal at a training mass (train/val)."""
@@ -87,10 +94,26 @@ class MergedPhotonTask(EgmlTask):
             keep = keep & ((label != MERGED_PHOTON) | at_point)
         return keep.float()
 
+    def balance_masses(self, w: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """Signal weights rescaled so each training mass has an equal share of the batch's signal weight."""
+        sig = batch["label"].long() == MERGED_PHOTON
+        mass = batch["A_mass"].float()
+        onehot = ((mass[:, None] - self.train_mass_values[None, :]).abs() < MASS_TOLERANCE) & sig[:, None]
+        per_mass = (w[:, None] * onehot).sum(dim=0)  # (n_masses,)
+        present = per_mass > 0
+        if not present.any():
+            return w
+        share = per_mass.sum() / present.sum()
+        factor = torch.where(present, share / per_mass.clamp_min(1e-12), torch.zeros_like(per_mass))
+        scale = (onehot.float() * factor[None, :]).sum(dim=1)
+        return torch.where(onehot.any(dim=1), w * scale, w)
+
     def compute_loss(self, outputs: Tensor, batch: Mapping[str, Tensor], stage: str) -> Tensor:
         label = batch["label"].long()
         weight = batch.get("weight")
         w = self.loss_mask(batch, stage) * (weight.float() if weight is not None else 1.0)
+        if self.mass_balance and stage != "test":
+            w = self.balance_masses(w, batch)
         if self.mode == "binary":
             target = (label == MERGED_PHOTON).float()
             logit = outputs[:, 0].float()
@@ -110,12 +133,13 @@ class MergedPhotonTask(EgmlTask):
 
     @classmethod
     def build_baseline(cls, cfg: Mapping[str, Any] | None) -> Any:
-        from egml.baselines.photon_bdt import PhotonIDBDT
+        """Standard photon ID (prompt γ vs fakes, the headline baseline) + the merged-photon re-trained BDT."""
+        from egml.baselines.photon_bdt import PhotonIDBaselines
 
         cfg = dict(cfg or {})
         if cfg.pop("enabled", True) is False:
             return None
-        return PhotonIDBDT(**cfg)
+        return PhotonIDBaselines(**cfg)
 
     def evaluate(
         self,

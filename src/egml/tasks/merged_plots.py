@@ -14,6 +14,17 @@ from egml.evaluation.plots import binomial_efficiency as binned_efficiency
 from egml.evaluation.roc import binomial_efficiency, roc_curve
 from egml.tasks.merged_eval import MATRIX_NAMES, MATRIX_ORDER, MERGED_PHOTON, QCD_FAKE, mass_tag
 
+PLOT_NAMES = {
+    "test": "ResNet tagger",
+    "baseline": "standard photon ID",
+    "baseline_retrained": "re-trained photon-ID BDT",
+}
+
+
+def decision_column(prefix: str, wp: str) -> str:
+    """predictions column of the WP decisions of ``prefix`` (test, baseline, baseline_retrained)."""
+    return f"wp_{wp}" if prefix == "test" else f"baseline_wp{prefix.removeprefix('baseline')}_{wp}"
+
 
 def merged_photon_plots(
     plots: PlotWriter,
@@ -27,7 +38,7 @@ def merged_photon_plots(
     mode: str,
     predictions: Mapping[str, np.ndarray],
 ) -> None:
-    names = {"test": "ResNet tagger", "baseline": "photon-ID BDT"}
+    names = PLOT_NAMES
     sig, bkg = label == MERGED_PHOTON, label == QCD_FAKE
     both = sig | bkg
     curves = {}
@@ -50,7 +61,7 @@ def merged_photon_plots(
     for wp in targets:
         series = {}
         for prefix in scores:
-            passed = predictions["wp_" + wp if prefix == "test" else "baseline_wp_" + wp].astype(bool)
+            passed = predictions[decision_column(prefix, wp)].astype(bool)
             sel = meas & sig
             eff = np.full(len(centres), np.nan)
             err = np.full(len(centres), np.nan)
@@ -87,8 +98,8 @@ def _sb_vs_mass(
             ax.plot(
                 centres,
                 y,
-                "o-" if prefix == "test" else "s--",
-                label=f"{'tagger' if prefix == 'test' else 'photon-ID BDT'} {wp}",
+                {"test": "o-", "baseline": "s--"}.get(prefix, "^:"),
+                label=f"{PLOT_NAMES[prefix]} {wp}",
             )
     ax.set_xlabel("m_A [GeV]")
     ax.set_ylabel("S/B (N_S = N_B)")
@@ -116,7 +127,7 @@ def _efficiency_vs_kinematics(
         idx = np.searchsorted(edges, variables[var][signal], side="right") - 1
         series = {}
         for prefix in scores:
-            passed = predictions["wp_" + wp if prefix == "test" else "baseline_wp_" + wp][signal]
+            passed = predictions[decision_column(prefix, wp)][signal]
             series[f"{names[prefix]} {wp}"] = binned_efficiency(passed, None, idx, len(edges) - 1)
         plots.efficiency_vs(var, edges, series, name=f"efficiency_vs_{var}_{wp}",
                             ylabel="Merged-photon efficiency", xscale="log" if var == "pt" else "linear")  # fmt: skip
