@@ -317,6 +317,15 @@ class EgmlDataModule(L.LightningDataModule):
         return [f for f in self.fields if f != "weight"]
 
     # -------------------------------------------------------- dataloaders
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        # batches are flat dicts of tensors: one .to() each instead of Lightning's generic
+        # collection walk (≈ 8 % of a small DNN's CPU step); nothing to move when already there
+        if not isinstance(batch, dict) or not all(isinstance(v, torch.Tensor) for v in batch.values()):
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        if all(v.device == device for v in batch.values()):
+            return batch
+        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
     def _loader(self, name: str) -> DataLoader:
         """Train and validation batches are sharded over DDP ranks (Lightning's distributed
         sampler must be off: ``Trainer(use_distributed_sampler=False)``); test batches are not:

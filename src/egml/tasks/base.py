@@ -149,15 +149,6 @@ class EgmlTask(L.LightningModule):
         return out
 
     # --- the shared loop ----------------------------------------------------------------------
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        # batches are flat dicts of tensors: one .to() each, instead of Lightning's generic
-        # collection walk (≈ 8 % of a small DNN's CPU step); nothing to move on the CPU
-        if not isinstance(batch, dict) or not all(isinstance(v, Tensor) for v in batch.values()):
-            return super().transfer_batch_to_device(batch, device, dataloader_idx)
-        if all(v.device == device for v in batch.values()):
-            return batch
-        return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-
     def _step(self, batch: Mapping[str, Tensor], stage: str) -> tuple[Any, Tensor]:
         outputs = self(batch)
         loss = self.compute_loss(outputs, batch, stage)
