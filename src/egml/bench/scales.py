@@ -32,7 +32,7 @@ class Scale:
 
 _SLOW = {"n_train": 1500, "n_val": 400, "n_test": 3000, "epochs": 1}
 SCALES: dict[str, Scale] = {
-    "tiny": Scale("tiny", 400, 150, 400, 1, 2, 0.2, 64, 10, min_signal=5),
+    "tiny": Scale("tiny", 400, 150, 400, 1, 1, 0.2, 64, 10, min_signal=5),  # tests: keys, not figures
     "small": Scale(
         "small",
         4000,
