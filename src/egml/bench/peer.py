@@ -8,8 +8,8 @@ end-to-end speed. The rejections at 70 % El efficiency are computed here by egml
 each framework's test-file predictions (D_el from the six class probabilities, sample mix) and
 compared like for like: egml is trained with weaver's settings (no reweighting or class
 weights, the same epochs, batch size, optimiser and learning rate) through its real train
-stage. weaver has no seed option, so both are trained ``repeats`` times (egml with seeds
-0, 1, ...) and the medians are compared. egml's default (reweighted) run is reported beside.
+stage. Both are trained ``repeats`` times (egml with seeds 0, 1, ...; weaver has no seed option
+and its runs repeat exactly) and the medians are compared. egml's default (reweighted) run is reported beside.
 """
 
 from __future__ import annotations
