@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
-from egml_data_samples import PHOTON_MAP
+from test_datamodule import make_dm as make_host_dm
 
-from egml.data import DataError, EgmlDataModule
+from egml.data import DataError
 from egml.data.resident import ResidentDataset
 
-FIELDS = ["event", "pt", "eta", "label", "img_L2", "cell_e"]
 
-
-def make_dm(files, **kw) -> EgmlDataModule:
-    args = dict(
-        files=[str(f) for f in files],
-        tree="SinglePhoton",
-        branch_map=PHOTON_MAP,
-        fields=FIELDS,
-        batch_size=64,
-        eval_batch_size=16,
-    )
-    return EgmlDataModule(**(args | kw))
+def make_dm(files, **kw):
+    return make_host_dm(files, eval_batch_size=16, **kw)  # several test batches to compare
 
 
 def epoch(loader) -> list[dict[str, torch.Tensor]]:

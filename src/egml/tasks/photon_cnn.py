@@ -85,10 +85,11 @@ class PhotonCNNTask(EgmlTask):
                 lambda_orthogonal=self.lambda_orthogonal,
                 background_only=self.disco_background_only,
             )
-            n = label.shape[0]
-            for key in ("bce", "disco_iso", "disco_orth"):
-                if self.logs_this_step(stage):
-                    self.log(f"{stage}/{key}", parts[key], batch_size=n, sync_dist=stage != "train")
+            if self.logs_this_step(stage):
+                for key in ("bce", "disco_iso", "disco_orth"):
+                    self.log(
+                        f"{stage}/{key}", parts[key], batch_size=label.shape[0], sync_dist=stage != "train"
+                    )
             return parts["loss"]
         return sum(weighted_bce_with_logits(outputs[:, i], label, weight) for i in range(outputs.shape[1]))
 
