@@ -159,8 +159,11 @@ def test_rphi_unconverted_and_converted(barrel50: dict[str, np.ndarray]) -> None
 
 
 @pytest.mark.xfail(
-    reason="known gap: converted-γ Rφ median is only ~0.022–0.029 below unconverted (§1.3 bending "
-    "alone; 0.029 = 0.966 − 0.937 in barrel50: seed 11, 3000 candidates, 109 converted)"
+    reason="spec threshold at the spec model's own value: with the §1.3 legs (x, 1−x, bent from R_conv) "
+    "the converted-γ Rφ median is 0.031 ± 0.004 below unconverted (0.9675 − 0.9368; 50 GeV prompt γ, "
+    "|η| < 0.6, 4 × 3000 generated, 818 reco-converted); adding §3 brem to the legs gives 0.029 ± 0.004. "
+    "barrel50 (seed 11, 109 converted, σ ≈ 0.008) measures 0.029",
+    strict=False,
 )
 def test_rphi_converted_shift_full_size(barrel50: dict[str, np.ndarray]) -> None:
     """§2.7 check 4 as specified: converted median < unconverted median − 0.03."""

@@ -36,7 +36,7 @@ from egml.sim.atlas.objects import EMObjects, HadronObjects
 from egml.sim.atlas.response import DetectorInstance
 from egml.sim.base import BLOCK_SIZE, Columns, GenConfig
 from egml.sim.electron_classes import CLASS_NAMES, IFF_ENUM_VERSION, class6, iff_type
-from egml.sim.electron_cluster import AXIS_ETA_MAX, WINDOWS, reconstruct_cluster
+from egml.sim.electron_cluster import AXIS_ETA_MAX, WINDOWS, calibrated_energy, reconstruct_cluster
 from egml.sim.electron_sources import (
     HADRON,
     HEAVY_FLAVOUR,
@@ -50,7 +50,7 @@ from egml.sim.track_matching import AmbiguityType, ambiguity_type, match_track
 
 F32 = np.float32
 ET_MIN, ET_MAX = 4.5, 1000.0  # GeV, kept E_T,cl window (§3 class mix)
-VERSION = "t2-1.1"  # 1.1: fused corner integrals (float rounding) and faster cell response
+VERSION = "t2-1.2"  # 1.2: e± energy scale, leg brem, trident hybrid tracks; 1.1: fused corner integrals
 
 UNITS: dict[str, str] = {
     "averageInteractionsPerCrossing": "", "p_et_calo": "GeV", "p_eta": "", "p_phi": "rad", "p_charge": "",
@@ -131,7 +131,9 @@ class ElectronGenerator:
         shape = t.pt.shape
         mu = ev["mu"]
         # --- track parameters (§3 Tracks), every draw (N, 3) ---------------------------------------
-        q_reco, pt_meas = tracking.measured_curvature(t.q, t.pt, rng.standard_normal(shape, dtype=F32))
+        q_reco, pt_meas = tracking.measured_curvature(
+            t.fit_q, t.fit_pt, rng.standard_normal(shape, dtype=F32)
+        )
         sig_ang = tracking.angular_resolution(t.pt, np.abs(t.eta))
         eta_trk = (t.eta + sig_ang * rng.standard_normal(shape, dtype=F32)).astype(F32)
         phi0 = (t.phi0 + sig_ang * rng.standard_normal(shape, dtype=F32)).astype(F32)
@@ -157,8 +159,10 @@ class ElectronGenerator:
             eta_l2 - cl["eta2"][:, None], ef.wrap_phi(phi_match - cl["phi2"][:, None]), p_last, t.present
         )
         pick = lambda a: np.take_along_axis(np.asarray(a), idx[:, None], axis=1)[:, 0]  # noqa: E731
-        e_clus = cl["E"]
-        pt_resc = np.maximum(e_clus / np.cosh(pick(eta_trk)), F32(1e-3))
+        # E/p and E_T use the cluster calibrated to the e± scale; the track-matching step that forms
+        # Δφres rescales the track to the EM-scale cluster energy, before the calibration (§3)
+        e_clus = calibrated_energy(cl["E"], cl["eta2"])
+        pt_resc = np.maximum(cl["E"] / np.cosh(pick(eta_trk)), F32(1e-3))
         phi_resc = pick(phi0) + bend_dphi(np.zeros(n, F32), pick(r_l), pt_resc, pick(q_f), pick(aeta))
         eta_l1 = impact_eta(pick(eta_trk), ev["z_v"], L1)
         # --- conversion vertex (§1.3 reconstruction) and ambiguity ------------------------------
@@ -192,7 +196,17 @@ class ElectronGenerator:
         iff = iff_type(ttype, torig, mpdg, mtype, q)
         label = class6(iff, ttype, mpdg, q)
         et = (e_clus / np.cosh(cl["eta2"])).astype(F32)
-        keep = matched & (amb != AmbiguityType.photon) & (et >= ET_MIN) & (et <= ET_MAX) & (label >= 0)
+        # a cluster needs positive middle-layer energy (E277, E237 > 0) to be an electron candidate,
+        # so that Rη and Rφ are defined (§3: all features finite)
+        middle_ok = np.isfinite(cl["Reta"]) & np.isfinite(cl["Rphi"])
+        keep = (
+            matched
+            & (amb != AmbiguityType.photon)
+            & (et >= ET_MIN)
+            & (et <= ET_MAX)
+            & (label >= 0)
+            & middle_ok
+        )
         aeta2 = np.abs(cl["eta2"])
         t_pt, t_eta = pick(t.pt), pick(t.eta)
         cols: dict[str, np.ndarray] = {

@@ -8,8 +8,17 @@ charged hadron (π±/K±). The *class* is not chosen here: it follows from the t
 the track that reconstruction matches, and from its reconstructed charge (electron_classes).
 Every particle is propagated by the same species functions (tracking, material, calorimeter).
 
-Output: padded EM objects (N, 5), hadrons (N, 1) and truth tracks (N, 3): slot 0 the primary
+Output: padded EM objects (N, 7), hadrons (N, 1) and truth tracks (N, 3): slot 0 the primary
 charged particle (e± or hadron), slots 1–2 conversion / Dalitz legs (first the e⁺).
+
+Conversion and Dalitz legs are real e±: they follow the §3 common electron model over the ID
+material still ahead of them (``atlas.conversions.leg_brem``: Bethe–Heitler z, one brem photon
+on the tangent at R_b, the leg from t0 = X_ID).
+
+Trident tracks [K] (§3 CF row, ``tracking.trident_hybrid``): the prompt e±'s inner hits are
+continued by the straightest of {e± after the hard brem, leg⁺, leg⁻}; a winning leg makes a
+hybrid track (the prompt's perigee direction and truth, the leg's curvature sign), so an
+opposite-sign leg gives a wrong-sign curvature on the prompt electron's track.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import numpy as np
 
 from egml.sim import tracking
 from egml.sim.atlas import material
+from egml.sim.atlas.conversions import leg_brem
 from egml.sim.atlas.geometry import L2, R_LAYER, Z_LAYER
 from egml.sim.atlas.objects import EMObjects, HadronObjects
 from egml.sim.decays import M_PI0
@@ -29,7 +39,7 @@ F32 = np.float32
 
 N_PROCESSES = 6
 PE, TRIDENT, PHOTON_CONV, HEAVY_FLAVOUR, PI0_ELECTRON, HADRON = range(N_PROCESSES)
-N_EM, N_TRK = 5, 3  # EM slots: e±, its brem γ, leg e⁺, leg e⁻, other photon
+N_EM, N_TRK = 7, 3  # EM slots: e±, its brem γ, leg e⁺, leg e⁻, other photon, brem γ of the legs
 
 TRIDENT_Z_MAX = 0.5  # forced hard brem z < 0.5 (§3 CF)
 R_FORCE_MAX_MM = 443.0  # forced conversions happen before the third SCT layer [K]
@@ -52,9 +62,11 @@ class TruthTracks:
     present: np.ndarray
     q: np.ndarray  # true charge
     pt: np.ndarray  # at the origin
+    fit_q: np.ndarray  # sign of the curvature the fit sees before smearing (≠ q for hybrid tridents)
+    fit_pt: np.ndarray  # p_T the fitted perigee curvature corresponds to before smearing
     eta: np.ndarray
     phi0: np.ndarray  # azimuth of the helix at the perigee (legs: back-extrapolated)
-    phi_calo: np.ndarray  # true landing φ at the L2 radius (after bending and brem)
+    phi_calo: np.ndarray  # true landing φ at the L2 radius of the outermost segment (bending, brem)
     r_origin: np.ndarray
     x_after: np.ndarray  # ID material (X0) still to cross after the origin
     z_brem: np.ndarray  # energy fraction kept after the ID (1 for hadrons)
@@ -191,10 +203,28 @@ def generate_sources(
     leg_q = np.array([1, -1], np.int32)[None, :].repeat(n, 0)
     leg_phi = phi_parent[:, None] + _bend(
         (leg_r / 1000)[:, None], np.maximum(leg_pt, F32(1e-3)), leg_q, aeta[:, None], r_l[:, None]
-    )
+    )  # landing without the legs' own brem: defines the helix of the leg's inner hits
     leg_x_after = np.maximum(x_id - leg_x_before, 0)[:, None].repeat(2, 1)
-    u_leg = rng.random((n, 2), dtype=F32)
-    z_leg = tracking.bethe_heitler_z(u_leg, leg_x_after)
+    legs = leg_brem(
+        leg_e,
+        leg_pt,
+        leg_q,
+        phi_parent[:, None],
+        (leg_x_before / np.maximum(x_id, F32(1e-6)))[:, None],
+        x_id[:, None],
+        aeta[:, None],
+        r_l[:, None],
+        rng.random((3, n, 2), dtype=F32),
+        has_legs[:, None] & (leg_e > 0),
+    )
+    z_leg = legs.z
+    leg_phi0 = leg_phi - _bend(
+        np.zeros((n, 2), F32), np.maximum(leg_pt, F32(1e-3)), leg_q, aeta[:, None], r_l[:, None]
+    )
+
+    # --- trident hybrid tracks [K]: the straightest continuation of the prompt's inner hits -----
+    hyb = tracking.trident_hybrid(trident, pt, z_prim, r_b, r_c, leg_q, leg_pt, z_leg, legs.phi_leg)
+    hybrid, leg_taken = hyb.hybrid, hyb.leg_taken
 
     # --- EM objects ------------------------------------------------------------------------------
     e_tot = pt * ch
@@ -202,11 +232,18 @@ def generate_sources(
     e_brem = np.where(is_e_prim & ~trident, (1 - z_prim) * e_tot, 0)
     other_e = np.where(process == PI0_ELECTRON, e2, 0)
     t0_other = material.conversion_depth(rng.random(n, dtype=F32))
+    leg_obj_e = legs.E_leg * has_legs[:, None]
+    brem_leg_e = legs.E_brem * has_legs[:, None]
+    eta_leg = eta_parent[:, None].repeat(2, 1)
     em = EMObjects(
-        E=np.stack([e_prim_obj, e_brem, leg_e[:, 0] * has_legs, leg_e[:, 1] * has_legs, other_e], axis=1),
-        eta=np.stack([eta, eta, eta_parent, eta_parent, eta + deta2], axis=1),
-        phi=np.stack([phi_e, phi_brem, leg_phi[:, 0], leg_phi[:, 1], phi + dphi2], axis=1),
-        t0=np.stack([x_id, t0_brem, leg_x_before, leg_x_before, t0_other], axis=1),
+        E=np.concatenate([np.stack([e_prim_obj, e_brem], 1), leg_obj_e, other_e[:, None], brem_leg_e], 1),
+        eta=np.concatenate([np.stack([eta, eta], 1), eta_leg, (eta + deta2)[:, None], eta_leg], 1),
+        phi=np.concatenate(
+            [np.stack([phi_e, phi_brem], 1), legs.phi_leg, (phi + dphi2)[:, None], legs.phi_brem], 1
+        ),
+        t0=np.concatenate(
+            [np.stack([x_id, t0_brem], 1), x_id[:, None].repeat(2, 1), t0_other[:, None], legs.t0_brem], 1
+        ),
         mask=np.ones((n, N_EM), bool),
     )
     had = HadronObjects(
@@ -241,22 +278,23 @@ def generate_sources(
 
     prim_present = is_e_prim | hadron
     tracks = TruthTracks(
-        present=col2(prim_present, has_legs[:, None] & np.ones((n, 2), bool)),
+        present=col2(prim_present, has_legs[:, None] & ~leg_taken),
         q=col2(q0, leg_q),
         pt=col2(pt_prim, leg_pt),
+        fit_q=col2(np.where(hybrid, hyb.q, q0), leg_q),
+        fit_pt=col2(np.where(hybrid, hyb.pt, pt_prim), leg_pt),
         eta=col2(eta, eta_parent[:, None].repeat(2, 1)),
-        phi0=col2(
-            phi,
-            leg_phi
-            - _bend(np.zeros((n, 2), F32), np.maximum(leg_pt, F32(1e-3)), leg_q, aeta[:, None], r_l[:, None]),
-        ),
-        phi_calo=col2(np.where(hadron, phi + bend_full, phi_e), leg_phi),
+        phi0=col2(phi, leg_phi0),
+        phi_calo=col2(np.where(hadron, phi + bend_full, np.where(hybrid, hyb.phi_calo, phi_e)), legs.phi_leg),
         r_origin=col2(r_origin_prim, leg_r[:, None].repeat(2, 1)),
         x_after=col2(x_id, leg_x_after),
-        z_brem=col2(z_eff, z_leg),
+        z_brem=col2(np.where(hybrid, hyb.z, z_eff), z_leg),
         is_electron=col2(is_e_prim, np.ones((n, 2), bool)),
         mass=col2(m_prim, np.full((n, 2), M_ELECTRON, F32)),
-        d0_true=col2(np.where(hf, d0_hf, 0), tracking.conversion_d0_mm(leg_r[:, None], leg_q, leg_pt)),
+        d0_true=col2(
+            np.where(hf, d0_hf, np.where(hybrid, hyb.d0, 0)),
+            tracking.conversion_d0_mm(leg_r[:, None], leg_q, leg_pt),
+        ),
         truth_type=col2(t_prim, np.full((n, 2), TruthType.BkgElectron)),
         truth_origin=col2(o_prim, leg_origin[:, None].repeat(2, 1)),
         mother_pdg=col2(mother_prim, leg_mother_pdg),

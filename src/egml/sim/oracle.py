@@ -13,6 +13,10 @@ it is unphysical information). O1 has no constant term by construction. O1′ ad
 constant term of an unknown map:
 
     σ_O1′ = σ_O1 ⊕ E·√(σ_reg² + σ_cell²·Σf_c²/(Σf_c)²).
+
+O1 bounds estimators that use the calorimeter only. Converted photons also carry the conversion
+tracks' p_T (convEtOverPt), measured to about 1 % at low E_T where σ_O1/E is about 4 %, so a
+model reading it can beat O1 there: that is information, not a violated bound.
 """
 
 from __future__ import annotations

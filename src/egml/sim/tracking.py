@@ -9,6 +9,8 @@ rule 5). Lengths in mm, momenta in GeV.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import special
 
@@ -179,3 +181,60 @@ def trt_eprob_ht(
     a, b = trt_beta_params(is_electron, p, mass, mu)
     draw = rng.beta(a, b).astype(F32)
     return np.where(np.abs(_f32(eta)) < F32(TRT_ETA_MAX), draw, F32(TRT_NO_INFO)).astype(F32)
+
+
+# --- trident pattern recognition (§3 CF row) [K] -------------------------------------------------
+@dataclass
+class HybridTracks:
+    """Per candidate (N,): the prompt track's outer segment taken over by a conversion leg."""
+
+    hybrid: np.ndarray  # bool: the track is a hybrid (inner hits prompt e±, outer hits a leg)
+    leg_taken: np.ndarray  # (N, 2) bool: the leg whose hits the hybrid took (no separate track)
+    q: np.ndarray  # sign of the fitted curvature (the outer segment's charge)
+    pt: np.ndarray  # p_T of the fitted perigee curvature
+    d0: np.ndarray  # mm, perigee d0 of the kinked helix
+    z: np.ndarray  # p_last / p_perigee
+    phi_calo: np.ndarray  # landing φ of the outer segment (the leg after its brem)
+
+
+def trident_hybrid(
+    brem_converted: np.ndarray,
+    pt: np.ndarray,
+    z_prim: np.ndarray,
+    r_b: np.ndarray,
+    r_c: np.ndarray,
+    leg_q: np.ndarray,
+    leg_pt: np.ndarray,
+    z_leg: np.ndarray,
+    leg_phi_calo: np.ndarray,
+) -> HybridTracks:
+    """Continue the prompt e±'s inner hits with the straightest candidate beyond the kink.
+
+    Only for e± whose brem photon converted in the ID (``brem_converted``; a physics process, not
+    a class). Candidates: the e± after its hard brem at R_b (z·p_T) and the two legs (N, 2) of
+    its brem photon converted at R_c (mm); "straightest" = smallest (R_out − R_start)²/p_T at the outermost
+    SCT layer. When a leg wins, the fitted curvature takes its sign from the outer segment (the
+    long SCT + TRT lever arm) and its p_T is the mean of the two segments' ln p_T weighted by the
+    silicon layers each crosses (the GSF models brem as a loss in ln p); the helix with that
+    curvature, tangent to the inner hits at the kink R_b, has d0 = 0.15·B·R_b²/p_T.
+    """
+    r_out = F32(SCT_RADII_MM[-1])
+    dev_e = (r_out - r_b) ** 2 / np.maximum(z_prim * pt, F32(1e-3))
+    dev_leg = (r_out - r_c)[:, None] ** 2 / np.maximum(leg_pt, F32(1e-3))
+    cont = np.argmin(np.concatenate([dev_e[:, None], dev_leg], axis=1), axis=1)
+    hybrid = np.asarray(brem_converted, bool) & (cont > 0) & (r_c < r_out)
+    c_leg = np.maximum(cont - 1, 0)[:, None]
+    take = lambda a: np.take_along_axis(np.asarray(a), c_leg, axis=1)[:, 0]  # noqa: E731
+    q_out, pt_out = take(leg_q), np.maximum(take(leg_pt), F32(1e-3))
+    si_radii = np.concatenate([PIXEL_RADII_MM, SCT_RADII_MM])
+    w_in = (np.asarray(r_c, F32)[:, None] > si_radii).mean(axis=1).astype(F32)
+    fit_pt = np.exp(w_in * np.log(_f32(pt)) + (1 - w_in) * np.log(pt_out)).astype(F32)
+    return HybridTracks(
+        hybrid=hybrid,
+        leg_taken=hybrid[:, None] & (np.arange(2)[None, :] == c_leg),
+        q=np.asarray(q_out).astype(np.int32),
+        pt=fit_pt,
+        d0=conversion_d0_mm(r_b, q_out, fit_pt),
+        z=np.minimum(take(z_leg) * pt_out / fit_pt, F32(1)).astype(F32),
+        phi_calo=take(leg_phi_calo).astype(F32),
+    )
