@@ -130,7 +130,7 @@ class CaloCalibGenerator:
 
     task = "energy_regression"
     task_id = 4
-    version = "1.1-t4.1"  # t4.1: fused corner integrals (float rounding); part of the cache key
+    version = "1.1-t4.2"  # t4.2: numba corner kernels, legs bent per layer; part of the cache key
     tree = "CaloCalib"
     jagged_counters = {"cell": "ncells"}
 

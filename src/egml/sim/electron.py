@@ -50,7 +50,7 @@ from egml.sim.track_matching import AmbiguityType, ambiguity_type, match_track
 
 F32 = np.float32
 ET_MIN, ET_MAX = 4.5, 1000.0  # GeV, kept E_T,cl window (§3 class mix)
-VERSION = "t2-1.2"  # 1.2: e± energy scale, leg brem, trident hybrid tracks; 1.1: fused corner integrals
+VERSION = "t2-1.3"  # 1.3: numba kernels, legs bent per layer radius; 1.2: e± energy scale, leg brem, trident hybrid tracks; 1.1: fused corner integrals
 
 UNITS: dict[str, str] = {
     "averageInteractionsPerCrossing": "", "p_et_calo": "GeV", "p_eta": "", "p_phi": "rad", "p_charge": "",

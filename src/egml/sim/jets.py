@@ -219,9 +219,13 @@ def jet_remainder(
     species = np.minimum(np.searchsorted(cdf, u_species, side="right"), 2)
     charged = mask & (species != NEUTRAL_PI0)
     eta_f = np.asarray(eta, np.float64)[:, None] + deta
-    safe_pt = np.where(charged & (frag_pt > 0), frag_pt, 1.0)
-    r_l = calo_radius_m(np.abs(eta_f), 1680.0, 3950.0)
-    bend = np.where(charged, bend_dphi(np.zeros_like(safe_pt), r_l, safe_pt, charge, np.abs(eta_f)), 0)
+    # the magnetic bend only for the (few) charged fragments: flat over the padded (N, 24) slots
+    ci, si = np.nonzero(charged)
+    safe_pt = np.where(frag_pt[ci, si] > 0, frag_pt[ci, si], 1.0)
+    abs_eta_c = np.abs(eta_f[ci, si])
+    r_l = calo_radius_m(abs_eta_c, 1680.0, 3950.0)
+    bend = np.zeros((n, k))
+    bend[ci, si] = bend_dphi(np.zeros_like(safe_pt), r_l, safe_pt, charge[ci, si], abs_eta_c)
     return JetRemainder(
         pt=np.where(mask, frag_pt, 0).astype(F32),
         E=np.where(mask, frag_pt * np.cosh(eta_f), 0).astype(F32),

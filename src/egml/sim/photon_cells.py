@@ -11,7 +11,8 @@ import awkward as ak
 import numpy as np
 
 from egml.sim.atlas.calorimeter import CaloCells
-from egml.sim.atlas.geometry import L1, L2, L3, PS, transverse_radius
+from egml.sim.atlas.geometry import ETA_EDGES, L1, L2, L3, PS, transverse_radius
+from egml.sim.kernels import scatter_cells
 from egml.sim.photon_windows import PhotonWindows
 
 F32 = np.float32
@@ -23,57 +24,62 @@ def _jagged(flat: np.ndarray, offsets: np.ndarray) -> ak.Array:
     return ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), ak.contents.NumpyArray(flat)))
 
 
+def _row_tables(layer: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cell-centre η, r⊥ and z (mm) of every η row of the global cell table of ``layer`` (float32)."""
+    if layer not in _TABLES:
+        edges = ETA_EDGES[layer].astype(F32)
+        eta_c = (F32(0.5) * (edges[1:] + edges[:-1])).astype(F32)
+        r = transverse_radius(layer, eta_c)
+        _TABLES[layer] = (eta_c, r, (r * np.sinh(eta_c)).astype(F32))
+    return _TABLES[layer]
+
+
+_TABLES: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
 def cell_vectors(cells: CaloCells, win: PhotonWindows) -> dict[str, ak.Array]:
     """Jagged per-candidate cell lists (GeV, η, φ, mm, layer) of the image windows.
 
-    Positions are computed per window row (r⊥, z) and column (cos φ, sin φ) and gathered for the
-    kept cells; the cells are grouped by candidate with the layers in order inside.
+    Row positions (η, r⊥, z) come from per-layer tables of the global η cells, φ from the window;
+    each layer's kept cells are written straight to their place in the candidate-grouped output
+    (layers in order inside a candidate, cells in (η, φ) order) by ``kernels.scatter_cells``.
     """
     n = len(win.eta_max)
     phi_max = win.phi_max[:, None]
-    parts: list[tuple[np.ndarray, ...]] = []
+    keeps: list[tuple[int, np.ndarray, np.ndarray]] = []
+    counts = np.zeros(n, np.int64)
     for layer in (PS, L1, L2, L3):
         lc = cells[layer]
         g = lc.grid
-        ne, nph = g.shape
-        eta_c = (0.5 * (g.eta_edges[:, 1:] + g.eta_edges[:, :-1])).astype(F32)
         phi_c = ((0.5 * (g.phi_edges[:, 1:] + g.phi_edges[:, :-1]) + np.pi) % (2 * np.pi) - np.pi).astype(F32)
         if layer == L1:  # the placed strip-φ columns; native strips inside the image η range
-            keep = np.broadcast_to(win.l1_rows[:, :, None], (n, ne, nph)) & g.exists
+            keep = win.l1_rows[:, :, None] & g.exists
         elif layer in (PS, L3):  # the whole placed windows: PS 7 × 2, L3 4 back cells × 11
             keep = g.exists.copy()
         else:
+            eta_c = (0.5 * (g.eta_edges[:, 1:] + g.eta_edges[:, :-1])).astype(F32)
             dphi = (phi_c - phi_max + np.pi) % (2 * np.pi) - np.pi
             rows = np.abs(eta_c - win.eta_max[:, None]) < 3.5 * 0.025
             keep = rows[:, :, None] & (np.abs(dphi) < 5.5 * 2 * np.pi / 256)[:, None, :] & g.exists
         keep &= np.abs(lc.energy) > CELL_NSIGMA * lc.noise_sigma
-        flat = np.flatnonzero(keep)
-        cand, rem = np.divmod(flat, ne * nph)
-        ie, ip = np.divmod(rem, nph)
-        row, col = cand * ne + ie, cand * nph + ip
-        r = transverse_radius(layer, eta_c)
-        z = r * np.sinh(eta_c)
-        parts.append(
-            (
-                cand,
-                lc.energy.ravel()[flat],
-                eta_c.ravel()[row],
-                phi_c.ravel()[col],
-                r.ravel()[row] * np.cos(phi_c).ravel()[col],
-                r.ravel()[row] * np.sin(phi_c).ravel()[col],
-                z.ravel()[row],
-                lc.noise_sigma.ravel()[flat],
-                np.full(len(flat), layer, np.int32),
-            )
-        )
-    cand = np.concatenate([p[0] for p in parts])
-    order = np.argsort(cand, kind="stable")  # group by candidate, layers in order inside
-    counts = np.bincount(cand, minlength=n)
+        counts += keep.sum(axis=(1, 2))
+        keeps.append((layer, keep, phi_c))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    names = ("e", "eta", "phi", "x", "y", "z", "sigma", "layer")
-    out = {}
-    for i, name in enumerate(names, start=1):
-        flat = np.concatenate([p[i] for p in parts])[order]
-        out[f"cells_{name}"] = _jagged(flat.astype(np.int32 if name == "layer" else F32), offsets)
+    out_f = np.empty((7, int(offsets[-1])), F32)
+    out_layer = np.empty(int(offsets[-1]), np.int32)
+    pos = offsets[:-1].copy()
+    for layer, keep, phi_c in keeps:
+        lc = cells[layer]
+        e, sigma = (np.ascontiguousarray(a, dtype=F32) for a in (lc.energy, lc.noise_sigma))
+        ieta0 = np.ascontiguousarray(lc.grid.ieta0, dtype=np.int64)
+        cos_c, sin_c = np.cos(phi_c), np.sin(phi_c)
+        scatter_cells(
+            keep, e, sigma, ieta0, phi_c, cos_c, sin_c, *_row_tables(layer), layer, pos, out_f, out_layer
+        )
+    out = {
+        f"cells_{name}": _jagged(out_f[i], offsets)
+        for i, name in enumerate(("e", "eta", "phi", "x", "y", "z", "sigma"))
+    }
+    out["cells_layer"] = _jagged(out_layer, offsets)
     out["ncells"] = counts.astype(np.int32)
     return out

@@ -92,20 +92,30 @@ def compute_isolation(
     def det(eta: np.ndarray) -> np.ndarray:
         return impact_eta(eta, zv, L2)
 
+    # Padded (N, K) objects are mostly empty: the per-object pieces are computed on the flat list
+    # of real objects (as (M, 1) arrays) and summed per candidate.
+    def per_cand(cand: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.bincount(cand, weights=values, minlength=n).astype(F32)
+
     # (i) own EM objects (conversion legs / meson photons) and a leading hadron's broad deposit
     em = truth.em
-    et_em = np.where(em.mask, em.E / np.cosh(em.eta), 0).astype(F32)
-    r_c, r_t, p = _lateral_radii(em.E, em.eta, knobs)
-    de, dp = det(em.eta) - eta2[:, None], _wrap(em.phi - phi2[:, None])
+    ce, se = np.nonzero(em.mask)
+    em_E, em_eta = em.E[ce, se][:, None], em.eta[ce, se][:, None]
+    et_em = (em_E / np.cosh(em_eta)).astype(F32)
+    r_c, r_t, p = _lateral_radii(em_E, em_eta, knobs)
+    de = impact_eta(em_eta, truth.z_v[ce, None], L2) - eta2[ce, None]
+    dp = _wrap(em.phi[ce, se][:, None] - phi2[ce, None])
     had = truth.had
     et_lead_had = (H_OVER_E * had.E[:, :1] / np.cosh(had.eta[:, :1])).astype(F32)
     dh_e, dh_p = det(had.eta[:, :1]) - eta2[:, None], _wrap(had.phi[:, :1] - phi2[:, None])
     # (iv) remainder fragments as points at the calorimeter
     rem = truth.remainder
-    scale = np.where(rem.species == 2, 1.0, H_OVER_E)  # π0 fragments at EM scale, hadrons × h/e
-    et_frag = (rem.pt * scale).astype(F32)
-    fe = det(truth.eta[:, None] + rem.deta) - eta2[:, None]
-    fp = _wrap(truth.phi[:, None] + rem.dphi_calo - phi2[:, None])
+    cr, sr = np.nonzero(rem.mask)
+    scale = np.where(rem.species[cr, sr] == 2, 1.0, H_OVER_E)  # π0 fragments at EM scale, hadrons × h/e
+    et_frag = (rem.pt[cr, sr] * scale).astype(F32)[:, None]
+    fe = impact_eta(truth.eta[cr] + rem.deta[cr, sr], truth.z_v[cr], L2)[:, None] - eta2[cr, None]
+    fp = _wrap(truth.phi[cr] + rem.dphi_calo[cr, sr] - phi2[cr])[:, None]
+    ones = np.ones((len(cr), 1), bool)
 
     rho = iso.rho_measured(truth.mu, z_rho)
     topo = {}
@@ -115,9 +125,9 @@ def compute_isolation(
     corr = pt_correction(et_cl, eta2, CONES, knobs)
     for cone, ue in zip(CONES, (uepu, uepu40)):
         raw = (
-            iso.own_leakage(et_em, de, dp, r_c, r_t, p, cone, core)
+            per_cand(ce, iso.own_leakage(et_em, de, dp, r_c, r_t, p, cone, core))
             + iso.gaussian_leakage(et_lead_had, HAD_SIGMA, dh_e, dh_p, cone)
-            + iso.point_deposits(et_frag, fe, fp, rem.mask, cone)
+            + per_cand(cr, iso.point_deposits(et_frag, fe, fp, ones, cone))
             + ue
         )
         topo[cone] = (raw - rho * F32(iso.cone_area(cone)) - corr[cone]).astype(F32)
@@ -128,15 +138,15 @@ def compute_isolation(
     n_pu = _poisson_slots(u_cnt[1], iso.PU_TRACKS_PER_MU_AREA * truth.mu * area)
     slot = np.arange(MAX_TRACKS)[None, :]
     bkg_mask = slot < np.minimum(n_ue + n_pu, MAX_TRACKS)[:, None]
-    t_eta = fe
-    t_phi = _wrap(truth.phi[:, None] + rem.dphi - phi2[:, None])
-    frag_dr = np.sqrt(t_eta**2 + t_phi**2)
+    t_phi = _wrap(truth.phi[cr] + rem.dphi[cr, sr] - phi2[cr])[:, None]
+    frag_dr = np.sqrt(fe**2 + t_phi**2)
+    frag_pt, frag_charged = rem.pt[cr, sr][:, None], rem.charged[cr, sr][:, None]
     lead_charged = had.charged[:, 0] & had.mask[:, 0]
     lead_dr = np.sqrt((det(truth.eta[:, None])[:, 0] - eta2) ** 2 + _wrap(truth.phi - phi2) ** 2)
     ptc = {}
     for cone in CONES:
         ptc[cone] = (
-            iso.track_cone_sum(rem.pt, frag_dr, rem.charged, cone)
+            per_cand(cr, iso.track_cone_sum(frag_pt, frag_dr, frag_charged, cone))
             + iso.track_cone_sum(truth.pt[:, None], lead_dr[:, None], lead_charged[:, None], cone)
             + iso.track_cone_sum(trk_pt, trk_r, bkg_mask, cone)
         ).astype(F32)

@@ -36,6 +36,7 @@ from egml.sim.atlas.geometry import (
     impact_eta,
     make_grid,
 )
+from egml.sim.kernels import resample_strips
 
 F32 = np.float32
 L2_DETA = 0.025
@@ -148,9 +149,9 @@ def _l1_image(e1: np.ndarray, edges: np.ndarray, width: np.ndarray, img_lo: np.n
     rows = np.flatnonzero(~direct)
     if len(rows):
         nominal = img_lo[rows, None] + pitch * np.arange(N_STRIPS_IMAGE + 1, dtype=F32)
-        cum = np.concatenate([np.zeros((len(rows), 1, 2), F32), np.cumsum(e1[rows], axis=1)], axis=1)
-        for c in range(2):
-            out[rows, :, c] = np.diff(batched_interp(nominal, edges[rows], cum[:, :, c]), axis=1)
+        out[rows] = resample_strips(
+            np.ascontiguousarray(e1[rows], dtype=F32), np.ascontiguousarray(edges[rows], dtype=F32), nominal
+        )
     return out
 
 
@@ -221,7 +222,7 @@ def reconstruct_windows(cells: CaloCells, w2: L2Window) -> PhotonWindows:
     width1 = np.diff(edges1, axis=1)
     img_lo = eta_max - F32(3.5 * L2_DETA)
     l1 = _l1_image(e1, edges1, width1, img_lo)
-    e1s = e1.sum(axis=2)
+    e1s = e1[:, :, 0] + e1[:, :, 1]  # the two strip-φ cells (a length-2 axis sum, without np.sum's overhead)
     start = np.argmax(eta1c >= (eta_max - F32(STRIP_HALF_WINDOW) - 1e-5)[:, None], axis=1)
     idx = start[:, None] + np.arange(N_STRIPS_SHAPE)
     flat = np.minimum(idx, L1_WINDOW_STRIPS - 1) + (np.arange(n) * L1_WINDOW_STRIPS)[:, None]
@@ -243,7 +244,9 @@ def reconstruct_windows(cells: CaloCells, w2: L2Window) -> PhotonWindows:
     l3_eta_w = overlap_weights(cells[L3].grid.eta_edges, clus_lo, clus_hi)
     e_l3 = (l3 * l3_eta_w[:, :, None] * phi_cols[:, None, :]).sum(axis=(1, 2))
     ps = cells[PS].energy
-    e_ps = (ps.sum(axis=2) * overlap_weights(cells[PS].grid.eta_edges, clus_lo, clus_hi)).sum(axis=1)
+    e_ps = ((ps[:, :, 0] + ps[:, :, 1]) * overlap_weights(cells[PS].grid.eta_edges, clus_lo, clus_hi)).sum(
+        axis=1
+    )
 
     return PhotonWindows(
         eta_max=eta_max,

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from scipy.special import erf, gammainc, gammaln
 
+from egml.sim import kernels
+
 F32 = np.float32
 
 # --- GFlash homogeneous tuning [S:G], evaluated at y_eff = max(E, 0.3 GeV)/E_c (§1.4) ---------
@@ -92,10 +94,10 @@ def gamma_cdf_pair(
     """
     alpha = _f32(alpha)
     x = (np.maximum(_f32(depth) - _f32(t0), 0) * _f32(beta)).astype(np.float64)
-    a64 = np.broadcast_to(alpha, x.shape).astype(np.float64)
-    P = gammainc(a64, x)
+    a = alpha.astype(np.float64)
+    P = gammainc(a, x)
     with np.errstate(divide="ignore"):
-        log_term = a64 * np.log(x) - x - gammaln(a64 + 1)
+        log_term = a * np.log(x) - x - gammaln(a + 1)  # ln Γ(α+1) once per object, broadcast over depths
     return P, P - np.exp(log_term)
 
 
@@ -178,30 +180,30 @@ def corner_grid(x: np.ndarray, y: np.ndarray, R: np.ndarray, w: np.ndarray) -> n
     x (M, nx), y (M, ny): corner coordinates relative to each object's impact; R, w (M, C): radii
     and weights of C lateral components (e.g. E·F·p and E·F·(1−p) for the GFlash core and tail).
     a = √(x²+R²) and b = √(y²+R²) are computed once per row / column, so a corner costs two
-    arctan per component. The arithmetic runs in torch (CPU, float32), all components in one
-    call: its float32 atan is ~3× faster than NumPy's, and atan dominates the cost of the images.
+    arctan per component; the loop is the fused numba kernel ``kernels.corner_grid`` (float32,
+    vectorised arctan).
     """
     if np.shape(y)[1] < np.shape(x)[1]:  # G(X, Y) = G(Y, X): keep the longer axis innermost (faster)
         return np.ascontiguousarray(corner_grid(y, x, R, w).transpose(0, 2, 1))
-    xt = torch.from_numpy(np.require(x, F32, ["C", "W"]))
-    yt = torch.from_numpy(np.require(y, F32, ["C", "W"]))
     R = np.ascontiguousarray(R, dtype=F32)
     R = R[:, None] if R.ndim == 1 else R
     w = np.ascontiguousarray(w, dtype=F32).reshape(R.shape)
-    Rt = torch.from_numpy(np.ascontiguousarray(R.T))  # (C, M): component-major, so that the
-    wt = torch.from_numpy(np.ascontiguousarray(w.T)) * (1 / (2 * np.pi))  # final sum is contiguous
-    # all components at once: (C, M, nx, ny) arguments, one in-place atan each for the two terms
-    r2 = (Rt * Rt)[:, :, None]
-    inv_a = torch.rsqrt(xt * xt + r2)  # (C, M, nx)
-    inv_b = torch.rsqrt(yt * yt + r2)  # (C, M, ny)
-    u = torch.mul(yt[None, :, None, :], inv_a[:, :, :, None]).atan_()
-    u.mul_((xt * inv_a * wt[:, :, None])[:, :, :, None])
-    v = torch.mul(xt[None, :, :, None], inv_b[:, :, None, :]).atan_()
-    u.addcmul_(v, (yt * inv_b * wt[:, :, None])[:, :, None, :])
-    out = u[0]
-    for c in range(1, u.shape[0]):
-        out += u[c]
-    return out.numpy()
+    return kernels.corner_grid(np.ascontiguousarray(x, dtype=F32), np.ascontiguousarray(y, dtype=F32), R, w)
+
+
+def gauss_axis_factors(
+    x: np.ndarray, y: np.ndarray, sigma: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-axis factors of ``gauss_cell_grid``: w·ΔΦ(x) (M, nx−1) and ΔΦ(y) (M, ny−1), float32.
+
+    The erf differences are taken in float64 (far-tail cells keep their precision), then rounded.
+    """
+    s = torch.from_numpy((np.maximum(_f32(sigma), F32(1e-6)) * np.sqrt(2)).astype(np.float64)[:, None])
+    cx = torch.special.erf(torch.from_numpy(np.asarray(x, np.float64)) / s)
+    fx = (cx[:, 1:] - cx[:, :-1]) * torch.from_numpy(0.25 * np.asarray(w, np.float64))[:, None]
+    cy = torch.special.erf(torch.from_numpy(np.asarray(y, np.float64)) / s)
+    fy = cy[:, 1:] - cy[:, :-1]
+    return fx.float().numpy(), fy.float().numpy()
 
 
 def gauss_cell_grid(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -211,12 +213,8 @@ def gauss_cell_grid(x: np.ndarray, y: np.ndarray, sigma: np.ndarray, w: np.ndarr
     Separable: the erf differences are taken per axis in float64, so far-tail cells keep their
     precision, and multiplied per cell.
     """
-    s = torch.from_numpy((np.maximum(_f32(sigma), F32(1e-6)) * np.sqrt(2)).astype(np.float64)[:, None])
-    cx = torch.special.erf(torch.from_numpy(np.asarray(x, np.float64)) / s)
-    fx = (cx[:, 1:] - cx[:, :-1]) * torch.from_numpy(0.25 * np.asarray(w, np.float64))[:, None]
-    cy = torch.special.erf(torch.from_numpy(np.asarray(y, np.float64)) / s)
-    fy = cy[:, 1:] - cy[:, :-1]
-    return (fx.float()[:, :, None] * fy.float()[:, None, :]).numpy()
+    fx, fy = gauss_axis_factors(x, y, sigma, w)
+    return fx[:, :, None] * fy[:, None, :]
 
 
 def corner_differences(g: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from egml.sim.atlas.geometry import (
 from egml.sim.atlas.knobs import CaloKnobs
 from egml.sim.atlas.objects import EMObjects, HadronObjects
 from egml.sim.atlas.response import DetectorInstance, cell_response
+from egml.sim.kernels import merge_window
 
 F32 = np.float32
 
@@ -113,22 +114,15 @@ class LayerCells:
 def keep_measured(old: LayerCells, new: LayerCells) -> LayerCells:
     """``new`` window of a layer in which the cells already measured in ``old`` (same detector
     cell: global η index and φ index modulo N_φ) keep their measured values and components."""
-    (ne_o, np_o), (ne_n, np_n) = old.grid.shape, new.grid.shape
     n_phi = N_PHI[new.grid.layer]
-    i_old = new.grid.ieta0[:, None] - old.grid.ieta0[:, None] + np.arange(ne_n)  # (N, nη_new)
-    d_phi = (new.grid.iphi0 - old.grid.iphi0 + n_phi // 2) % n_phi - n_phi // 2
-    j_old = d_phi[:, None] + np.arange(np_n)  # (N, nφ_new)
-    ok = ((i_old >= 0) & (i_old < ne_o))[:, :, None] & ((j_old >= 0) & (j_old < np_o))[:, None, :]
-    flat = (
-        (np.arange(len(ok)) * ne_o * np_o)[:, None, None]
-        + (np.clip(i_old, 0, ne_o - 1) * np_o)[:, :, None]
-        + np.clip(j_old, 0, np_o - 1)[:, None, :]
-    )
+    di = (new.grid.ieta0 - old.grid.ieta0).astype(np.int64)  # old row of new row 0
+    dj = ((new.grid.iphi0 - old.grid.iphi0 + n_phi // 2) % n_phi - n_phi // 2).astype(np.int64)
 
     def merged(a_old: np.ndarray | None, a_new: np.ndarray | None) -> np.ndarray | None:
         if a_old is None or a_new is None:
             return None
-        return np.where(ok, np.broadcast_to(a_old, old.energy.shape).ravel().take(flat), a_new).astype(F32)
+        a_old = np.ascontiguousarray(np.broadcast_to(a_old, old.energy.shape), dtype=F32)
+        return merge_window(a_old, np.ascontiguousarray(a_new, dtype=F32), di, dj)
 
     return LayerCells(
         new.grid, merged(old.energy, new.energy), merged(old.expected, new.expected),

@@ -3,7 +3,9 @@
 Each photon slot k becomes two EM-object slots (2k, 2k+1). Unconverted photons (and those
 converting in dead material or in the accordion) keep slot 2k with t0 = X_c and an empty 2k+1;
 ID conversions (X_c < X_conv) become two legs of energies xE and (1−x)E, both starting at X_c,
-bent in φ in opposite directions by ``bend_dphi`` evaluated at the L2 radius.
+bent in φ in opposite directions by ``bend_dphi``: the legs' φ is the landing φ at the L2
+radius and ``bend`` carries the per-layer correction, so that every layer (PS, L1, L2, L3) sees
+Δφ(R_c, R_L) at its own R_L (``layer_phi``).
 
 ``leg_brem`` applies the §3 common electron model to e± legs (Bethe–Heitler z over the ID
 material still ahead, one brem photon on the tangent at R_b, the leg from t0 = X_ID). T2 uses
@@ -29,6 +31,29 @@ F32 = np.float32
 # first-order bend formula breaks down; their displacement is capped so they land far outside
 # any window (their energy then counts as lateral leakage) instead of wrapping around in φ.
 MAX_BEND_DPHI = 1.0  # rad
+
+
+def bend_coefficient(R_c: np.ndarray, pT: np.ndarray, q: np.ndarray, abs_eta: np.ndarray) -> np.ndarray:
+    """b (rad·m) with Δφ(R_L) = Δφ(R_L2) + b·(1/R_L2 − 1/R_L) for a charge q made at R_c (m).
+
+    §1.3: Δφ = −q(κ/R_L)[s²/2 + s(R_L − R_B)] = −qκs − (−qκs)(R_B − s/2)/R_L, s = max(R_B − R_c, 0),
+    so b = −q·κ·s·(R_B − s/2), with the endcap R_B,eff of ``material.bend_dphi``.
+    """
+    sh = np.maximum(np.sinh(np.abs(np.asarray(abs_eta, F32))), F32(1e-6))
+    r_b = np.minimum(F32(mat.R_FIELD_M), F32(mat.Z_FIELD_M) / sh)
+    s_b = np.maximum(r_b - np.asarray(R_c, F32), 0)
+    kappa = F32(mat.KAPPA_PER_T_GEV * mat.B_FIELD_T) / np.asarray(pT, F32)
+    return (-np.sign(np.asarray(q, F32)) * kappa * s_b * (r_b - s_b / 2)).astype(F32)
+
+
+def layer_phi(phi: np.ndarray, bend: np.ndarray, abs_eta: np.ndarray, layer: int) -> np.ndarray:
+    """Landing φ at ``layer`` of objects whose ``phi`` is the landing φ at the L2 radius (§1.3)."""
+    if layer == geo.L2:
+        return phi
+    r2 = mat.calo_radius_m(abs_eta, geo.R_LAYER[geo.L2], geo.Z_LAYER[geo.L2], geo.BARREL_LIMIT[geo.L2])
+    r_l = mat.calo_radius_m(abs_eta, geo.R_LAYER[layer], geo.Z_LAYER[layer], geo.BARREL_LIMIT[layer])
+    d = phi + bend * (1 / r2 - 1 / r_l)
+    return ((d + np.pi) % (2 * np.pi) - np.pi).astype(F32)
 
 
 @dataclass
@@ -167,7 +192,11 @@ def convert_photons(
     out_phi = np.stack([wrap(phi + dphi_pos), wrap(phi + dphi_neg)], axis=-1).reshape(n, 2 * k)
     out_t0 = np.stack([x_c, x_c], axis=-1).reshape(n, 2 * k)
     out_mask = np.stack([mask, conv], axis=-1).reshape(n, 2 * k)
-    objects = EMObjects(out_E, out_eta, out_phi, out_t0, out_mask & (out_E > 0))
+    # per-layer Δφ(R_L) (layer_phi); capped (curling) legs keep their capped φ in every layer
+    b_pos = np.where(conv & (np.abs(dphi_pos) < cap), bend_coefficient(R_c, pt_pos, 1.0, abs_eta), 0)
+    b_neg = np.where(conv & (np.abs(dphi_neg) < cap), bend_coefficient(R_c, pt_neg, -1.0, abs_eta), 0)
+    out_bend = np.stack([b_pos, b_neg], axis=-1).reshape(n, 2 * k)
+    objects = EMObjects(out_E, out_eta, out_phi, out_t0, out_mask & (out_E > 0), out_bend)
 
     # reconstruction
     reco_true = conv & (u_eff < mat.reconstruction_efficiency(R_true))

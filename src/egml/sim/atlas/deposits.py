@@ -17,14 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 from scipy.special import gammainc, gammaincinv
 
 from egml.sim import shower
 from egml.sim.atlas import geometry as geo
 from egml.sim.atlas import material
+from egml.sim.atlas.conversions import layer_phi
 from egml.sim.atlas.knobs import CaloKnobs
 from egml.sim.atlas.objects import EMObjects, HadronObjects
+from egml.sim.kernels import exact_corner_sum, finish_cells, outer_scatter
 
 F32 = np.float32
 
@@ -89,78 +90,49 @@ def _exists_at(layer: int, eta_L: np.ndarray) -> np.ndarray:
     return exists[i]
 
 
-def _relative_corners(
-    grid: geo.LayerGrid, cand: np.ndarray, eta_L: np.ndarray, phi: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Window corner coordinates relative to each object's impact: η (M, nη+1), φ (M, nφ+1).
-
-    φ differences are wrapped once at the first edge, keeping the edges' order."""
-    x = grid.eta_edges[cand] - eta_L[:, None]
-    ph = grid.phi_edges[cand]
-    first = _wrap(ph[:, :1] - phi[:, None])
-    return x, first + (ph - ph[:, :1])
-
-
-def gauss_pieces(
-    grid: geo.LayerGrid,
-    cand: np.ndarray,
-    eta_L: np.ndarray,
-    phi: np.ndarray,
-    energy: np.ndarray,
-    sigma: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Erf cell integrals (M, nη, nφ) of flat objects of candidates ``cand`` (sorted)."""
-    x, y = _relative_corners(grid, cand, eta_L, phi)
-    return cand, shower.gauss_cell_grid(x, y, sigma, energy)
-
-
-def exact_pieces(
-    grid: geo.LayerGrid,
-    cand: np.ndarray,
-    eta_L: np.ndarray,
-    phi: np.ndarray,
-    energy: np.ndarray,
-    R_C: np.ndarray,
-    R_T: np.ndarray,
-    p: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact two-component corner grids E·[p·G(R_C) + (1−p)·G(R_T)] (M, nη+1, nφ+1) of flat objects."""
-    x, y = _relative_corners(grid, cand, eta_L, phi)
-    R = np.stack([R_C, R_T], axis=1)
-    w = energy[:, None] * np.stack([p, 1 - p], axis=1)
-    return cand, shower.corner_grid(x, y, R, w)
-
-
 def layer_expected(grid: geo.LayerGrid, sources: list[Sources], n: int) -> np.ndarray:
     """Expected deposits λ (N, nη, nφ) float32 of the sources in one layer window (§1.4).
 
     G and the erf products are linear in the energies and every object of a candidate uses the
-    candidate's window, so the corner grids are summed per candidate (``index_add_`` on the flat
-    candidate index) and differenced once (§0: scatter-add on flat arrays).
+    candidate's window, so the corner grids are summed per candidate (in the order of the flat
+    objects) and differenced once (§0: scatter-add on flat arrays); the fused loops are in
+    ``egml.sim.kernels``.
     """
     ne, nph = grid.shape
     # float32 sums of the corner grids: their rounding (~1e-7 of the candidate's energy per cell,
-    # the §1.4 float32 figure) is far below the cell noise
-    acc = torch.zeros((n, (ne + 1) * (nph + 1)), dtype=torch.float32)  # exact: corner grids
-    acc_g = torch.zeros((n, ne * nph), dtype=torch.float32)  # Gaussian: cell integrals
+    # the §1.4 float32 figure) is far below the cell noise. G(X, Y) = G(Y, X): the kernel's inner
+    # (vectorised) loop runs over the longer axis, so L1 (61 × 3 corners) is accumulated as (φ, η).
+    swap = ne > nph
+    eta_edges = np.ascontiguousarray(grid.eta_edges, dtype=F32)
+    phi_edges = np.ascontiguousarray(grid.phi_edges, dtype=F32)
+    acc = np.zeros((n, nph + 1, ne + 1) if swap else (n, ne + 1, nph + 1), F32)  # exact: corners
+    acc_g = np.zeros((n, ne, nph), F32)  # Gaussian: cell integrals
 
-    def add(to: torch.Tensor, cand: np.ndarray, values: np.ndarray) -> None:
-        if len(cand):
-            src = torch.from_numpy(np.ascontiguousarray(values, dtype=F32).reshape(len(cand), -1))
-            to.index_add_(0, torch.from_numpy(cand), src)
+    def flat(s: Sources, sel: np.ndarray, *arrays: np.ndarray) -> list[np.ndarray]:
+        cand = np.ascontiguousarray(s.cand[sel], dtype=np.int64)
+        return [cand, *(np.ascontiguousarray(a[sel], dtype=F32) for a in (s.eta, s.phi, s.energy, *arrays))]
 
+    gauss: list[list[np.ndarray]] = []
     for s in sources:
         near = (s.energy > 0) & _near_window(grid, s.cand, s.eta, s.phi, s.margin)
         ga = np.flatnonzero(near if s.soft is None or s.lateral is None else near & s.soft)
         if s.lateral is not None:
             ex = np.flatnonzero(near & ~s.soft) if s.soft is not None else np.flatnonzero(near)
-            R_C, R_T, p = (a[ex] for a in s.lateral)
-            add(acc, *exact_pieces(grid, s.cand[ex], s.eta[ex], s.phi[ex], s.energy[ex], R_C, R_T, p))
-        if s.lateral is None or s.soft is not None:
-            add(acc_g, *gauss_pieces(grid, s.cand[ga], s.eta[ga], s.phi[ga], s.energy[ga], s.sigma[ga]))
-    cells = shower.corner_differences(acc.numpy().reshape(n, ne + 1, nph + 1))
-    cells += acc_g.numpy().reshape(n, ne, nph)
-    return cells
+            if len(ex):
+                cand, eta, phi, E, R_C, R_T, p = flat(s, ex, *s.lateral)
+                if swap:
+                    exact_corner_sum(cand, phi, eta, E, R_C, R_T, p, phi_edges, eta_edges, True, False, acc)
+                else:
+                    exact_corner_sum(cand, eta, phi, E, R_C, R_T, p, eta_edges, phi_edges, False, True, acc)
+        if (s.lateral is None or s.soft is not None) and len(ga):
+            gauss.append(flat(s, ga, s.sigma))
+    if gauss:  # all Gaussian objects at once: one batched float64 erf per axis, in source order
+        cand, eta, phi, E, sigma = (np.concatenate(a) for a in zip(*gauss, strict=True))
+        x = eta_edges[cand] - eta[:, None]
+        ph = phi_edges[cand]
+        y = _wrap(ph[:, :1] - phi[:, None]) + (ph - ph[:, :1])
+        outer_scatter(cand, *shower.gauss_axis_factors(x, y, sigma, E), acc_g)
+    return finish_cells(acc, acc_g, swap)
 
 
 @dataclass
@@ -199,6 +171,7 @@ def em_layer_deposits(
     r1, r2 = rng.standard_normal((2, n, k), dtype=F32)
     cand, slot = np.nonzero(em.mask)
     E, eta, phi, t0 = em.E[cand, slot], em.eta[cand, slot], em.phi[cand, slot], em.t0[cand, slot]
+    bend = None if em.bend is None else em.bend[cand, slot]  # conversion legs: Δφ at each R_L (§1.3)
     zv = z_v[cand]
     abs_eta = np.abs(eta)
     R_M, Ec, Z = geo.medium_arrays(abs_eta)
@@ -220,7 +193,8 @@ def em_layer_deposits(
     at = [(P[i], P1[i]) for i in range(len(depths))]
     F_ps, tau_ps = shower.interval_fraction(alpha, at[0], at[1])
     P_up, P_ps_end, P_end = P[2].astype(F32), P[1].astype(F32), P[5].astype(F32)
-    ps_exists = _exists_at(geo.PS, geo.impact_eta(eta, zv, geo.PS))
+    sh = np.sinh(np.asarray(eta, dtype=F32))  # shared by the impact points of every layer
+    ps_exists = _exists_at(geo.PS, geo.impact_eta(eta, zv, geo.PS, sh))
     E_PS_dep = E * F_ps * ps_exists
 
     slices = [(geo.PS, F_ps * ps_exists, tau_ps), (geo.L1, *shower.interval_fraction(alpha, at[2], at[3]))]
@@ -237,12 +211,12 @@ def em_layer_deposits(
     layer_total = {layer: np.zeros(n, F32) for layer in geo.EM_LAYERS}
     missing = np.zeros(len(E), F32)
     sigma_l3 = np.full(len(E), F32(0.05))
-    eta_at = {}
+    eta_at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for layer, F, tau in slices:
-        if layer not in eta_at:
-            eta_at[layer] = geo.impact_eta(eta, zv, layer)
-        eta_L = eta_at[layer]
-        r_perp = geo.transverse_radius(layer, eta_L)
+        if layer not in eta_at:  # L2 comes twice with l2_subslices = 2
+            eta_L = geo.impact_eta(eta, zv, layer, sh)
+            eta_at[layer] = (eta_L, geo.transverse_radius(layer, eta_L))
+        eta_L, r_perp = eta_at[layer]
         R_C, R_T, p = shower.lateral_params(E, tau, Z)
         scale = R_M / r_perp * (widen if layer in (geo.PS, geo.L1) else F32(1))
         R_C = R_C * scale * F32(knobs.k_C[layer])
@@ -256,11 +230,12 @@ def em_layer_deposits(
         if layer == geo.L3:
             sigma_l3 = sigma
         margin = F32(WINDOW_MARGIN_RADII) * np.maximum(R_T, sigma)
-        sources[layer].append(Sources(cand, eta_L, phi, dep, sigma, margin, (R_C, R_T, p), soft))
+        phi_L = phi if bend is None else layer_phi(phi, bend, abs_eta, layer)
+        sources[layer].append(Sources(cand, eta_L, phi_L, dep, sigma, margin, (R_C, R_T, p), soft))
 
     # longitudinal leakage behind the accordion lands in the first hadronic layer (§1.5)
     leak = E * (1 - P_end)
-    eta_h = geo.impact_eta(eta, zv, geo.HAD1)
+    eta_h = geo.impact_eta(eta, zv, geo.HAD1, sh)
     sources[geo.HAD1].append(Sources(cand, eta_h, phi, leak, sigma_l3, F32(WINDOW_MARGIN_RADII) * sigma_l3))
 
     return EMDeposits(
@@ -323,6 +298,7 @@ def hadron_deposits(
         t_int[cand, slot],
     )
     charged = had.charged[cand, slot]
+    sh_h = np.sinh(np.asarray(h_eta, dtype=F32))
     sources: LayerSources = {layer: [] for layer in geo.ALL_LAYERS}
     total = np.zeros(len(cand), np.float64)
     mip_depth = np.minimum(h_t, F32(EM_CALO_DEPTH_LAMBDA))
@@ -335,7 +311,7 @@ def hadron_deposits(
             F32(HAD_LONG_SHAPE), np.maximum(a - h_t, 0)
         )
         dep = (h_broad * frac).astype(F32)
-        eta_L = geo.impact_eta(h_eta, zv, layer)
+        eta_L = geo.impact_eta(h_eta, zv, layer, sh_h)
         sources[layer].append(Sources(cand, eta_L, h_phi, dep, sig_had, F32(WINDOW_MARGIN_RADII * HAD_SIGMA)))
         total += dep
         if layer in (geo.L1, geo.L2, geo.L3):

@@ -143,16 +143,19 @@ def transverse_radius(layer: int, eta: np.ndarray) -> np.ndarray:
     return np.where(is_barrel(layer, np.abs(eta)), F32(R_LAYER[layer]), F32(Z_LAYER[layer]) / sh).astype(F32)
 
 
-def impact_eta(eta: np.ndarray, z_v: np.ndarray, layer: int) -> np.ndarray:
+def impact_eta(
+    eta: np.ndarray, z_v: np.ndarray, layer: int, sinh_eta: np.ndarray | None = None
+) -> np.ndarray:
     """Detector η_L at which a particle of direction η from vertex z_v (mm) meets ``layer`` (§0).
 
     Barrel: asinh(sinh η + z_v/r_L); endcap: asinh(sinh η·|z_L|/(|z_L| − z_v·sgn η)).
+    sinh_eta: np.sinh(η) (float32) when the caller already has it (several layers, same objects).
     """
     if layer not in ALL_LAYERS:
         raise ValueError(f"impact_eta: unknown layer {layer}; expected one of {ALL_LAYERS}")
     eta = np.asarray(eta, dtype=F32)
     z_v = np.asarray(z_v, dtype=F32)
-    sh = np.sinh(eta)
+    sh = np.sinh(eta) if sinh_eta is None else sinh_eta
     zl = F32(Z_LAYER[layer])
     # one arcsinh of the selected argument (the same float32 values as selecting after two)
     barrel = sh + z_v / F32(R_LAYER[layer])

@@ -26,6 +26,9 @@ class EMObjects:
     E (GeV), eta, phi: direction from the vertex (the impact per layer is computed with z_v);
     t0: shower start depth in X0 measured from the first material (§1.3/§1.4): photons X_c,
     conversion legs X_c, electrons X_ID. mask: real slots. All (N, K); floats float32.
+    bend (optional, rad·m): for charged legs bent in the solenoid, ``phi`` is the landing φ at
+    the L2 radius and the landing φ at layer radius R_L is phi + bend·(1/R_L2 − 1/R_L) (§1.3
+    Δφ(R_c, R_L) per layer, ``conversions.layer_phi``); None or 0 for straight objects.
     """
 
     E: np.ndarray
@@ -33,18 +36,23 @@ class EMObjects:
     phi: np.ndarray
     t0: np.ndarray
     mask: np.ndarray
+    bend: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.E = np.asarray(self.E, dtype=F32)
         if self.E.ndim != 2:
             raise ValueError(f"EMObjects.E: expected a padded (N, K) array, got shape {self.E.shape}")
         _check_shapes(
-            "EMObjects", {"eta": self.eta, "phi": self.phi, "t0": self.t0, "mask": self.mask}, self.E.shape
+            "EMObjects",
+            {"eta": self.eta, "phi": self.phi, "t0": self.t0, "mask": self.mask, "bend": self.bend},
+            self.E.shape,
         )
         self.eta = np.asarray(self.eta, dtype=F32)
         self.phi = np.asarray(self.phi, dtype=F32)
         self.t0 = np.asarray(self.t0, dtype=F32)
         self.mask = np.asarray(self.mask, dtype=bool) & (self.E > 0)
+        if self.bend is not None:
+            self.bend = np.asarray(self.bend, dtype=F32)
 
     @classmethod
     def empty(cls, n: int, k: int = 0) -> EMObjects:
@@ -53,12 +61,18 @@ class EMObjects:
 
     @classmethod
     def concat(cls, *objs: EMObjects) -> EMObjects:
-        """Concatenate along the object axis (K)."""
+        """Concatenate along the object axis (K); ``bend`` is kept if any part has one (0 elsewhere)."""
+        bend = None
+        if any(o.bend is not None for o in objs):
+            bend = np.concatenate(
+                [np.zeros(o.E.shape, F32) if o.bend is None else o.bend for o in objs], axis=1
+            )
         return cls(
             *(
                 np.concatenate([getattr(o, f) for o in objs], axis=1)
                 for f in ("E", "eta", "phi", "t0", "mask")
-            )
+            ),
+            bend=bend,
         )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from egml.sim import kernels
 from egml.sim.atlas.geometry import (
     ALL_LAYERS,
     BARREL_LIMIT,
@@ -138,9 +139,10 @@ class DetectorInstance:
         ie = np.clip(grid.ieta0[:, None] + np.arange(n_eta), 0, N_ETA[grid.layer] - 1)
         ip = (grid.iphi0[:, None] + np.arange(n_phi)) % N_PHI[grid.layer]
         flat = (ie * N_PHI[grid.layer])[:, :, None] + ip[:, None, :]
-        return self._full_map(grid.layer).take(flat)
+        return self.full_map(grid.layer).take(flat)
 
-    def _full_map(self, layer: int) -> np.ndarray:
+    def full_map(self, layer: int) -> np.ndarray:
+        """m_reg·m_cell of every cell of the global table of ``layer``, flat (N_ETA·N_PHI,) float32."""
         cache = self.__dict__.setdefault("_maps", {})
         if layer not in cache:
             edges = ETA_EDGES[layer].astype(F32)
@@ -196,31 +198,21 @@ def cell_response(
         raise ValueError(
             f"cell_response: mu must be non-negative with shape ({expected.shape[0]},), got {mu.shape}"
         )
-    abs_eta = np.abs(grid.eta_centres)[:, :, None]
-    a = sampling_term(grid.layer, abs_eta, a_PS)  # (N, nη, 1), broadcast over φ
+    abs_eta = np.abs(grid.eta_centres)
+    a = sampling_term(grid.layer, abs_eta, a_PS)  # (N, nη): per row
     s_el, s_pu = noise_sigmas(grid.layer, abs_eta)
     s_el = s_el * F32(noise_scale)
-    s_pu = s_pu * F32(noise_scale) * np.sqrt(mu / F32(MU_REF))[:, None, None]
-    m = detector.calibration(grid)
-    ex = grid.exists
-    sigma = np.where(ex, np.sqrt(s_el**2 + s_pu**2), F32(0)).astype(F32)
-    m_ex = np.where(ex, m, F32(0))  # non-existent cells: exactly 0 (σ is 0 there too)
+    s_pu = s_pu * F32(noise_scale) * np.sqrt(mu / F32(MU_REF))[:, None]
     noise = standard_normals(rng, (3 if split_noise else 2, *expected.shape))
-    energy = np.sqrt(np.maximum(expected, F32(0)))
-    energy *= a
-    energy *= noise[0]
-    energy += expected
-    energy *= m_ex
-    if split_noise:
-        noise_el = np.where(ex, s_el * noise[1], F32(0)).astype(F32)
-        noise_pu = np.where(ex, s_pu * noise[2], F32(0)).astype(F32)
-        energy += noise_el
-        energy += noise_pu
-    else:
-        noise_el = noise_pu = None
-        n1 = noise[1]
-        n1 *= sigma
-        energy += n1
-    energy += F32(0)  # −0.0 (0 × negative) → +0.0 in non-existent cells
-    a_full = np.broadcast_to(a, expected.shape)  # read-only view
+    shape = expected.shape
+    energy, sigma, m = np.empty(shape, F32), np.empty(shape, F32), np.empty(shape, F32)
+    noise_el, noise_pu = (np.empty(shape, F32), np.empty(shape, F32)) if split_noise else (None, None)
+    cal_map = detector.full_map(grid.layer).reshape(N_ETA[grid.layer], N_PHI[grid.layer])
+    kernels.cell_response(
+        np.ascontiguousarray(expected), noise, a, s_el, s_pu, cal_map,
+        grid.ieta0.astype(np.int64), grid.iphi0.astype(np.int64), np.ascontiguousarray(grid.exists),
+        split_noise, energy, sigma, noise_el if split_noise else energy,
+        noise_pu if split_noise else energy, m,
+    )  # fmt: skip
+    a_full = np.broadcast_to(a[:, :, None], expected.shape)  # read-only view
     return CellResponse(energy, noise_el, noise_pu, sigma, m, a_full)

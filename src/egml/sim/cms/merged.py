@@ -46,7 +46,7 @@ class MergedPhotonGenerator:
     task = "merged_photon"
     task_id = 3
     tree = "fevt/RHTree"
-    version = "1.1-t3.1"  # t3.1: fused corner integrals (float rounding); part of the cache key
+    version = "1.1-t3.2"  # t3.2: numba corner kernels (float rounding); part of the cache key
 
     def __init__(self, config: GenConfig | None = None) -> None:
         self.config = config or GenConfig()
