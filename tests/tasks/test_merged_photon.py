@@ -199,6 +199,22 @@ def test_ablation_configs_give_resnets_of_each_channel_set(
     assert input_set_name(model.channels) == name
 
 
+def test_head_scalars_are_not_image_channels_and_change_the_output() -> None:
+    torch.manual_seed(0)
+    model = ResNetTagger(("SC_energy", "pt", "eta"), widths=(4,), scalars=("pt", "eta"), head_hidden=8).eval()
+    assert model.channels == ("SC_energy",) and model.stem[0].in_channels == 1
+    batch = {
+        "SC_energy": torch.rand(3, 32, 32),
+        "pt": torch.tensor([20.0, 50.0, 90.0]),
+        "eta": torch.zeros(3),
+    }
+    out = model(batch)
+    assert out.shape == (3, 1)
+    assert not torch.allclose(out, model({**batch, "pt": torch.full((3,), 20.0)}))
+    with pytest.raises(ValueError, match="lacks fields"):
+        model({"SC_energy": batch["SC_energy"], "pt": batch["pt"]})
+
+
 def test_reference_setup_stays_reachable() -> None:
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         cfg = compose("config", overrides=["task=merged_photon", "experiment=merged_photon_reference"])

@@ -20,6 +20,12 @@ each; never at evaluation): approximate symmetries of the barrel (η ↔ −η) 
 charge-symmetric sample in the solenoid field (φ ↔ −φ), i.e. four views of every candidate for a
 data-limited training.
 
+``scalars`` (e.g. ``[pt, eta]``) are per-candidate fields fed to the head next to the pooled
+image features (sign·log1p, then a per-field BatchNorm without affine), through a hidden layer of
+``head_hidden`` units when > 0: the shower shape of A → γγ depends on m_A/pT (opening angle), and
+the images carry energy, not pT. Fields listed in both ``channels`` and ``scalars`` are scalars
+(so ``data.inputs`` can list them for the export).
+
 Outputs are **logits**: ``n_outputs=1`` for the binary tagger (merged photon vs QCD fake; apply
 sigmoid for the score, which is also what the reference's MSE loss acts on), ``n_outputs=3`` for
 the three-class tagger (softmax; class order set by the task's labels).
@@ -72,6 +78,8 @@ class ResNetTagger(nn.Module):
         input_transform: ``"none"`` (reference) or ``"log1p"`` (sign(x)·log(1 + |x|) per pixel).
         input_norm: per-channel BatchNorm (affine=False) on the (transformed) input.
         augment_flips: random η/φ mirror images in training mode.
+        scalars: per-candidate fields for the head (not image channels).
+        head_hidden: hidden units of the head (0: one linear layer).
     """
 
     def __init__(
@@ -85,8 +93,12 @@ class ResNetTagger(nn.Module):
         input_transform: str = "none",
         input_norm: bool = False,
         augment_flips: bool = False,
+        scalars: Sequence[str] = (),
+        head_hidden: int = 0,
     ) -> None:
         super().__init__()
+        self.scalars = tuple(scalars)
+        channels = [c for c in channels if c not in self.scalars]
         if input_transform not in INPUT_TRANSFORMS:
             raise ValueError(
                 f"ResNetTagger input_transform={input_transform!r}; expected one of {INPUT_TRANSFORMS}"
@@ -120,7 +132,14 @@ class ResNetTagger(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
-        self.fc = nn.Linear(n_in, n_outputs)
+        n_s = len(self.scalars)
+        self.scalar_norm: nn.Module = nn.BatchNorm1d(n_s, affine=False) if n_s else nn.Identity()
+        n_head = n_in + n_s
+        self.fc: nn.Module = (
+            nn.Sequential(nn.Linear(n_head, head_hidden), nn.ReLU(), nn.Linear(head_hidden, n_outputs))
+            if head_hidden > 0
+            else nn.Linear(n_head, n_outputs)
+        )
 
     def stack_images(self, batch: Mapping[str, Tensor]) -> Tensor:
         """``(B, C, H, W)`` float32 from per-channel ``(B, H, W)`` or flat ``(B, H·W)`` fields (row-major)."""
@@ -152,4 +171,10 @@ class ResNetTagger(nn.Module):
             x = torch.where(flip[0], x.flip(-2), x)  # rows: iη
             x = torch.where(flip[1], x.flip(-1), x)  # columns: iφ
         h = self.pool(self.blocks(self.stem(self.input_norm(x)))).flatten(1)
+        if self.scalars:
+            if isinstance(batch, Tensor):
+                raise ValueError(f"ResNetTagger with scalars {list(self.scalars)} needs a batch dict")
+            require_fields(batch, self.scalars, "ResNetTagger")
+            s = torch.stack([batch[n].to(torch.float32).reshape(-1) for n in self.scalars], dim=1)
+            h = torch.cat([h, self.scalar_norm(torch.sign(s) * torch.log1p(s.abs()))], dim=1)
         return self.fc(self.dropout(h))
