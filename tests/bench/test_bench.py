@@ -1,7 +1,9 @@
 """The benchmark suite at tiny scale: every key of issue 11 present and finite (no timing assertions).
 
-The tiny suite still generates data for, and trains, all four tasks (seven train-stage runs and
-four worker processes): minutes on a loaded 2-core machine, hence ``slow``.
+The tiny suite still trains all four tasks (seven train-stage runs and four worker processes):
+minutes on a loaded 2-core machine, hence ``slow``. Its default data is read from the session's
+``egml_cache`` (the tiny scale has the sizes of tests/tasks/test_plots.py), so the session
+generates those samples once for the benchmark, the notebooks and the plot tests.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -67,9 +70,11 @@ def finite(x) -> bool:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+def results(tmp_path_factory: pytest.TempPathFactory, egml_cache: Path) -> tuple[dict, str]:
     tmp = tmp_path_factory.mktemp("bench")
     out = tmp / "results"
+    (tmp / "work").mkdir()
+    (tmp / "work" / "cache").symlink_to(egml_cache, target_is_directory=True)  # the bench's cache dir
     cmd = [
         sys.executable,
         "-m",

@@ -2,12 +2,15 @@
 
 The notebooks read their sizes, work dir, sample cache and extra overrides from ``EGML_TOUR_*``
 environment variables (first code cell); the kernel inherits them. The samples use the sizes
-of tests/tasks/test_plots.py and the session cache, so a session that ran those tests reuses
-the generated files. The kernel is a kernelspec written for ``sys.executable`` (checked).
+of tests/tasks/test_plots.py (and of the tiny benchmark) and the session cache, so a session
+that ran tests/bench reuses the generated files. Only the eval stage writes plots here (the
+notebook shows those); tests/tasks/test_plots.py checks the train stage's. The kernel is a
+kernelspec written for ``sys.executable`` (checked).
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import sys
 from pathlib import Path
@@ -55,6 +58,29 @@ def test_every_task_has_a_tour() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_tour_knobs_are_the_default_data_config(path: Path) -> None:
+    """The tour's sample is the task's default data (what its markdown says, and what lets the
+    session cache share it with tests/bench and tests/tasks/test_plots.py)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from egml.cli import CONFIG_DIR
+
+    task = path.stem.removesuffix("_tour")
+    sources = [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    (assign,) = [
+        node
+        for node in ast.walk(ast.parse("\n".join(s for s in sources if "KNOBS = " in s)))
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "KNOBS"
+    ]
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        synthetic = compose("config", overrides=[f"task={task}"]).data.synthetic
+    knobs = {} if synthetic.knobs is None else OmegaConf.to_container(synthetic.knobs, resolve=True)
+    assert ast.literal_eval(assign.value) == knobs
+    assert "seed=1," in "".join(sources) and synthetic.seed == 1 and synthetic.test_shift is None
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(
     path: Path, kernel_dir: Path, egml_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,7 +93,8 @@ def test_notebook_executes(
         "EGML_TOUR_N_TEST": str(n_test),
         "EGML_TOUR_DIR": str(tmp_path / "work"),
         "EGML_TOUR_CACHE": str(egml_cache),
-        "EGML_TOUR_OVERRIDES": f"trainer=debug {OVERRIDES[task]}",
+        # the train stage writes no plots (~10 s of CPU each; the eval stage writes those shown)
+        "EGML_TOUR_OVERRIDES": f"trainer=debug task.module.evaluation.plot_formats=[] {OVERRIDES[task]}",
         "MPLBACKEND": "Agg",
     }
     for key, value in env.items():

@@ -12,11 +12,13 @@ import pytest
 
 
 def tiny(cache: Path, n_train: int = 3000) -> list[str]:
-    """Tiny electron_dnn jobs: debug trainer, small synthetic samples, no progress bar."""
+    """Tiny electron_dnn jobs: debug trainer, small synthetic samples, no progress bar, no plots
+    (~10 s of CPU per job; tests/tasks/test_plots.py checks them)."""
     return [
         "task=electron_dnn",
         "trainer=debug",
         "callbacks.progress_bar=none",
+        "task.module.evaluation.plot_formats=[]",
         f"paths.cache_dir={cache}",
         f"data.synthetic.n_train={n_train}",
         "data.synthetic.n_val=800",
