@@ -54,12 +54,15 @@ def train_speeds(log: str) -> list[float]:
 
 
 def rej70(probs: np.ndarray, label: np.ndarray) -> float:
+    """Background rejection at 70 % El efficiency on D_el, El vs PC ∪ HF ∪ LFEg ∪ LFH: the task's
+    own definition (``egml.tasks.electron_eval``). CF stay out: D_el counts them as signal."""
     from egml.evaluation.roc import rejection_at_efficiency
     from egml.physics.discriminants import d_el
+    from egml.tasks.electron_eval import BACKGROUNDS, EL
 
-    ok = np.isfinite(probs).all(axis=1)
+    ok = np.isfinite(probs).all(axis=1) & ((label == EL) | np.isin(label, BACKGROUNDS))
     score = d_el(np.clip(probs[ok], 1e-12, 1.0), kind="probabilities")
-    return float(rejection_at_efficiency(score, label[ok] == 0, 0.70)["rejection"])
+    return float(rejection_at_efficiency(score, label[ok] == EL, 0.70)["rejection"])
 
 
 def egml_rej70(predictions: Path) -> float:

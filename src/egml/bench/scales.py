@@ -50,9 +50,9 @@ SCALES: dict[str, Scale] = {
         1000,
         4000,
         2,
-        3,
+        5,
         2.0,
-        512,
+        4096,  # the generator's own RNG block: smaller blocks would time per-block overheads
         100,
         per_task={
             "electron_dnn": {"n_train": 20000, "n_val": 4000, "n_test": 10000},
