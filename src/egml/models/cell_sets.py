@@ -89,16 +89,19 @@ class CellSetInputs(nn.Module):
         cluster_fields: Sequence[str],
         layer_field: str | None,
         mask_field: str | None,
+        region_field: str | None = None,
     ) -> None:
         super().__init__()
         self.cell_fields = tuple(cell_fields)
         self.cluster_fields = tuple(cluster_fields)
         self.layer_field = layer_field
         self.mask_field = mask_field or (f"{self.cell_fields[0]}_mask" if self.cell_fields else None)
+        self.region_field = region_field
 
     def read(
         self, batch: Mapping[str, Tensor], model: str
-    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    ) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+        """``(cells, mask, layer, cluster, region)``: the arguments of a model's ``forward_tensors``."""
         needed = [*self.cell_fields, *([self.mask_field] if self.mask_field else [])]
         require_fields(batch, needed, model)
         cells = stack_fields(batch, self.cell_fields, model)
@@ -109,7 +112,8 @@ class CellSetInputs(nn.Module):
         )
         layer = batch[self.layer_field] if self.layer_field else None
         cluster = stack_fields(batch, self.cluster_fields, model) if self.cluster_fields else None
-        return cells, mask, layer, cluster
+        region = batch[self.region_field] if self.region_field else None
+        return cells, mask, layer, cluster, region
 
 
 def neutralise_padding(cells: Tensor, mask: Tensor, layer: Tensor | None) -> tuple[Tensor, Tensor | None]:
@@ -156,6 +160,25 @@ class RegionEmbedding(nn.Module):
 
 def region_embedding(field: str | None, n_ids: int, dim: int) -> RegionEmbedding | None:
     return RegionEmbedding(field, n_ids, dim) if field else None
+
+
+def head_input(
+    pooled: Tensor,
+    cluster: Tensor | None,
+    region: Tensor | None,
+    cluster_norm: nn.Module,
+    region_embed: RegionEmbedding | None,
+    model: str,
+) -> Tensor:
+    """The head's input: the pooled cells, the normalised cluster features and the region embedding."""
+    parts = [pooled]
+    if cluster is not None and cluster.shape[-1] > 0:
+        parts.append(cluster_norm(cluster.float()))
+    if region_embed is not None:
+        if region is None:
+            raise ValueError(f"{model} was built with region_field; expected region ids")
+        parts.append(region_embed(region))
+    return torch.cat(parts, dim=1)
 
 
 class AttentionPooling(nn.Module):

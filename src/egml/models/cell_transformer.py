@@ -25,6 +25,7 @@ from egml.models.cell_sets import (
     AttentionPooling,
     CellSetInputs,
     RegressionOutput,
+    head_input,
     masked_mean,
     mlp,
     neutralise_padding,
@@ -71,7 +72,7 @@ class CellTransformer(nn.Module):
             raise ValueError(f"CellTransformer pooling={pooling!r}; expected 'mean' or 'attention'")
         if not cell_fields:
             raise ValueError("CellTransformer needs at least one cell field")
-        self.inputs = CellSetInputs(cell_fields, cluster_fields, layer_field, mask_field)
+        self.inputs = CellSetInputs(cell_fields, cluster_fields, layer_field, mask_field, region_field)
         self.out = RegressionOutput(output, min_sigma)
         self.output_names = self.out.names
         n_cell, n_cluster = len(cell_fields), len(cluster_fields)
@@ -84,16 +85,13 @@ class CellTransformer(nn.Module):
         )
         self.final_norm = nn.LayerNorm(embed_dim)
         self.pool = AttentionPooling(embed_dim) if pooling == "attention" else None
-        self.region_field = region_field
         self.region_embed = region_embedding(region_field, n_regions, region_embed_dim)
         n_region = self.region_embed.dim if self.region_embed is not None else 0
         self.head = mlp(embed_dim + n_cluster + n_region, head_widths, self.out.n_raw, dropout)
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         """Outputs ``(B, len(output_names))`` from a batch dict (see :mod:`egml.models.cell_sets`)."""
-        cells, mask, layer, cluster = self.inputs.read(batch, "CellTransformer")
-        region = batch[self.region_field] if self.region_field else None
-        return self.forward_tensors(cells, mask, layer, cluster, region)
+        return self.forward_tensors(*self.inputs.read(batch, "CellTransformer"))
 
     def forward_tensors(
         self,
@@ -113,11 +111,5 @@ class CellTransformer(nn.Module):
             h = block(h, mask)
         h = self.final_norm(h)
         pooled = self.pool(h, mask) if self.pool is not None else masked_mean(h, mask)
-        parts = [pooled]
-        if cluster is not None and cluster.shape[-1] > 0:
-            parts.append(self.cluster_norm(cluster.float()))
-        if self.region_embed is not None:
-            if region is None:
-                raise ValueError("CellTransformer was built with region_field; expected region ids")
-            parts.append(self.region_embed(region))
-        return self.out(self.head(torch.cat(parts, dim=1)))
+        h = head_input(pooled, cluster, region, self.cluster_norm, self.region_embed, "CellTransformer")
+        return self.out(self.head(h))

@@ -19,6 +19,7 @@ from egml.models.cell_sets import (
     N_LAYER_IDS,
     CellSetInputs,
     RegressionOutput,
+    head_input,
     masked_mean,
     mlp,
     neutralise_padding,
@@ -53,7 +54,7 @@ class DeepSets(nn.Module):
             raise ValueError(f"DeepSets pooling={pooling!r}; expected 'sum' or 'mean'")
         if not cell_fields:
             raise ValueError("DeepSets needs at least one cell field")
-        self.inputs = CellSetInputs(cell_fields, cluster_fields, layer_field, mask_field)
+        self.inputs = CellSetInputs(cell_fields, cluster_fields, layer_field, mask_field, region_field)
         self.out = RegressionOutput(output, min_sigma)
         self.output_names = self.out.names
         self.pooling = pooling
@@ -62,15 +63,12 @@ class DeepSets(nn.Module):
         self.layer_embed = nn.Embedding(N_LAYER_IDS, layer_embed_dim) if layer_field else None
         n_phi_in = len(cell_fields) + (layer_embed_dim if layer_field else 0)
         self.phi = nn.Sequential(mlp(n_phi_in, phi_widths, latent_dim, dropout), nn.GELU())
-        self.region_field = region_field
         self.region_embed = region_embedding(region_field, n_regions, region_embed_dim)
         n_region = self.region_embed.dim if self.region_embed is not None else 0
         self.rho = mlp(latent_dim + len(cluster_fields) + n_region, rho_widths, self.out.n_raw, dropout)
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
-        cells, mask, layer, cluster = self.inputs.read(batch, "DeepSets")
-        region = batch[self.region_field] if self.region_field else None
-        return self.forward_tensors(cells, mask, layer, cluster, region)
+        return self.forward_tensors(*self.inputs.read(batch, "DeepSets"))
 
     def forward_tensors(
         self,
@@ -88,11 +86,5 @@ class DeepSets(nn.Module):
             x = torch.cat([x, self.layer_embed(layer)], dim=-1)
         h = self.phi(x)
         pooled = (h * mask[..., None]).sum(dim=1) if self.pooling == "sum" else masked_mean(h, mask)
-        parts = [pooled]
-        if cluster is not None and cluster.shape[-1] > 0:
-            parts.append(self.cluster_norm(cluster.float()))
-        if self.region_embed is not None:
-            if region is None:
-                raise ValueError("DeepSets was built with region_field; expected region ids")
-            parts.append(self.region_embed(region))
-        return self.out(self.rho(torch.cat(parts, dim=1)))
+        h = head_input(pooled, cluster, region, self.cluster_norm, self.region_embed, "DeepSets")
+        return self.out(self.rho(h))

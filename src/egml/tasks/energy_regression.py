@@ -110,7 +110,7 @@ class EnergyRegressionTask(EgmlTask):
         spec = model.inputs  # egml.models.cell_sets.CellSetInputs
         self.cell_fields, self.cluster_fields = tuple(spec.cell_fields), tuple(spec.cluster_fields)
         self.mask_field = spec.mask_field or "cell_E_mask"
-        region = getattr(model, "region_field", None)
+        region = spec.region_field
         self.wanted = (*self.cell_fields, *self.cluster_fields, *([region] if region else []))
         if inputs is not None:
             check_model_fields(
