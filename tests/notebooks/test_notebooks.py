@@ -17,18 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from egml.bench.scales import TINY_SIZES
+
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 KERNEL = "egml-test-python"
-SIZES = {  # as tests/tasks/test_plots.py (shared cached samples)
-    "photon_cnn": (800, 200, 400),
-    "electron_dnn": (1200, 300, 600),
-    "merged_photon": (500, 200, 600),
-    "energy_regression": (600, 200, 400),
-}
+SIZES = TINY_SIZES  # n_train, n_val, n_test: shared cached samples (egml.bench.scales)
 OVERRIDES = {
     "photon_cnn": "model.conv_filters=[4,4] model.dense_widths=[8] task.baseline.min_signal=20",
     "electron_dnn": "model.depth=2 model.width=16 task.baseline.min_entries=20",

@@ -17,12 +17,9 @@ import numpy as np
 import pytest
 import uproot
 
-SIZES = {  # n_train, n_val, n_test
-    "photon_cnn": (800, 200, 400),  # as tests/run/test_eval_stage.py: the sample is generated once
-    "electron_dnn": (1200, 300, 600),
-    "merged_photon": (500, 200, 600),
-    "energy_regression": (600, 200, 400),
-}
+from egml.bench.scales import TINY_SIZES
+
+SIZES = TINY_SIZES  # n_train, n_val, n_test: shared cached samples (egml.bench.scales)
 SMALL_MODELS = {
     "photon_cnn": ["model.conv_filters=[4,4]", "model.dense_widths=[8]", "data.normalize=[img_L2,img_L3]",
                    "task.baseline.min_signal=20"],

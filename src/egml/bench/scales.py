@@ -31,17 +31,16 @@ class Scale:
 
 
 _SLOW = {"n_train": 1500, "n_val": 400, "n_test": 3000, "epochs": 1}
-#: tests only (keys, not figures), at the sizes of tests/tasks/test_plots.py: a test session that
-#: shares its cache generates each default sample (one full RNG block per split) only once
-_TINY = {
-    task: {"n_train": n_train, "n_val": n_val, "n_test": n_test}
-    for task, (n_train, n_val, n_test) in {
-        "photon_cnn": (800, 200, 400),
-        "electron_dnn": (1200, 300, 600),
-        "merged_photon": (500, 200, 600),
-        "energy_regression": (600, 200, 400),
-    }.items()
+#: tiny default-data sizes (n_train, n_val, n_test) per task: the bench's tiny scale, the plot
+#: tests and the notebook tests all use them, so a test session that shares its cache generates
+#: each default sample (one full RNG block per split) only once
+TINY_SIZES: dict[str, tuple[int, int, int]] = {
+    "photon_cnn": (800, 200, 400),
+    "electron_dnn": (1200, 300, 600),
+    "merged_photon": (500, 200, 600),
+    "energy_regression": (600, 200, 400),
 }
+_TINY = {task: dict(zip(("n_train", "n_val", "n_test"), sizes)) for task, sizes in TINY_SIZES.items()}
 SCALES: dict[str, Scale] = {
     "tiny": Scale("tiny", 800, 200, 400, 1, 1, 0.2, 64, 10, min_signal=5, per_task=_TINY),
     "small": Scale(
