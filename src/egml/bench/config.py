@@ -20,15 +20,21 @@ def data_overrides(task: str, scale: Scale, workdir: Path) -> list[str]:
         f"data.synthetic.n_train={scale.n_train}",
         f"data.synthetic.n_val={scale.n_val}",
         f"data.synthetic.n_test={scale.n_test}",
+        f"data.synthetic.workers={scale.gen_workers}",
     ]
 
 
-def compose_config(task: str, scale: Scale, workdir: Path, extra: list[str] | None = None) -> DictConfig:
+def compose_config(
+    task: str, scale: Scale, workdir: Path, extra: list[str] | None = None, device: str = "cpu"
+) -> DictConfig:
+    """The task's config at ``scale``; on ``device="cuda"`` with the GPU trainer (bf16, not deterministic)."""
     from hydra import compose, initialize_config_dir
 
     from egml.cli import CONFIG_DIR
 
     overrides = data_overrides(task, scale, workdir)
+    if device == "cuda":
+        overrides.append("trainer=gpu")
     if not any(o.startswith("paths.output_dir=") for o in extra or []):
         overrides.append(f"paths.output_dir={workdir / 'runs' / task}")
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):

@@ -44,6 +44,22 @@ def prepare_model(
     return task
 
 
+@contextlib.contextmanager
+def uncompiled(task: nn.Module) -> Iterator[nn.Module]:
+    """``task`` with its eager network in place of the ``torch.compile`` wrapper (ONNX tracing
+    cannot go through dynamo)."""
+    compiled = getattr(task, "model", None)
+    original = getattr(compiled, "_orig_mod", None)
+    if original is None:
+        yield task
+        return
+    task.model = original
+    try:
+        yield task
+    finally:
+        task.model = compiled
+
+
 def to_device(batch: Mapping[str, Tensor], device: torch.device) -> dict[str, Tensor]:
     """A batch on ``device`` (non-blocking; on CUDA the batches stay resident once moved)."""
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}

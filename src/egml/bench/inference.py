@@ -42,8 +42,8 @@ def onnx_session(task: nn.Module, batch: Mapping[str, Tensor], inputs: list[str]
 
     from egml.export.onnx import export_onnx
 
-    cpu_task = task.to("cpu").eval()
-    blob, names = export_onnx(cpu_task, {k: v.cpu() for k, v in batch.items()}, inputs, {})
+    with dev.uncompiled(task.to("cpu").eval()) as eager:
+        blob, names = export_onnx(eager, {k: v.cpu() for k, v in batch.items()}, inputs, {})
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     return ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"]), names

@@ -43,7 +43,7 @@ DISCO_KEY = "test/disco_ptcone40_bkg_iso_decorrelated"
 
 
 def train_run(
-    task: str, scale: Scale, workdir: Path, name: str, extra: list[str] | None = None
+    task: str, scale: Scale, workdir: Path, name: str, extra: list[str] | None = None, device: str = "cpu"
 ) -> dict[str, Any]:
     """Run the train stage once; its metrics.json plus the wall time."""
     from egml.run.stages import run_stage
@@ -63,7 +63,7 @@ def train_run(
     if task == "merged_photon":
         overrides.append(f"task.module.evaluation.min_signal={scale.min_signal}")
     t0 = time.perf_counter()
-    run_stage(compose_config(task, scale, workdir, overrides))
+    run_stage(compose_config(task, scale, workdir, overrides, device=device))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     metrics["_wall_s"] = time.perf_counter() - t0
     metrics["_run_dir"] = str(run_dir)
@@ -87,14 +87,16 @@ def _get(metrics: dict[str, Any], key: str) -> float:
     return float(v) if isinstance(v, (int, float)) else float("nan")
 
 
-def measure_physics(task: str, scale: Scale, workdir: Path) -> dict[str, Any]:
-    metrics = train_run(task, scale, workdir, task)
+def measure_physics(task: str, scale: Scale, workdir: Path, device: str = "cpu") -> dict[str, Any]:
+    metrics = train_run(task, scale, workdir, task, device=device)
     flat = {k: _get(metrics, m) for k, m in KEYS[task].items()}
     flat["train_stage_wall_s"] = metrics["_wall_s"]
     if task == "photon_cnn":  # DisCo(out_1, ptcone40) on background: λ1 = 0 over the default λ1 > 0
         exp = ["experiment=photon_cnn_disco"]
-        off = train_run(task, scale, workdir, "photon_cnn_disco_off", [*exp, "task.module.lambda_iso=0"])
-        on = train_run(task, scale, workdir, "photon_cnn_disco_on", exp)
+        off = train_run(
+            task, scale, workdir, "photon_cnn_disco_off", [*exp, "task.module.lambda_iso=0"], device
+        )
+        on = train_run(task, scale, workdir, "photon_cnn_disco_on", exp, device)
         flat["disco_lambda0"], flat["disco_default"] = _get(off, DISCO_KEY), _get(on, DISCO_KEY)
         flat["disco_reduction"] = flat["disco_lambda0"] / flat["disco_default"]
     out = nested(flat)

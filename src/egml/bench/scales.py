@@ -24,6 +24,8 @@ class Scale:
     gen_block: int  # generator section: candidates generated per timed repeat (one RNG block)
     min_bin_entries: int  # energy_regression evaluation: bins with fewer entries are not used
     min_signal: int = 20  # merged_photon evaluation: signal per mass point for its efficiency spread
+    batch_size: int | None = None  # training/inference sections' batch (None: the task config's)
+    gen_workers: int = 1  # processes generating the default data (the output does not depend on it)
     per_task: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # field overrides per task
 
     def for_task(self, task: str) -> Scale:
@@ -60,4 +62,23 @@ SCALES: dict[str, Scale] = {
         },
     ),
     "full": Scale("full", 60000, 10000, 30000, 5, 5, 8.0, 4096, 500),
+    # one GPU: enough rows for many large batches per pass (a GPU step at batch 128 times the
+    # launch overheads, not the device); the physics runs keep each task's own batch size
+    "gpu": Scale(
+        "gpu",
+        262144,
+        16384,
+        65536,
+        2,
+        5,
+        2.0,
+        4096,
+        500,
+        batch_size=8192,
+        gen_workers=16,
+        per_task={
+            "merged_photon": {"n_train": 65536, "n_val": 8192, "n_test": 32768, "batch_size": 2048},
+            "energy_regression": {"n_train": 65536, "n_val": 8192, "n_test": 32768, "batch_size": 2048},
+        },
+    ),
 }

@@ -100,6 +100,7 @@ def lightning_epoch(
         **dev.lightning_kwargs(device),
     )
     trainer.fit(task, datamodule=dm)
+    task.to(device)  # Lightning's teardown leaves the module on the CPU
     return timer.rates[-1]
 
 

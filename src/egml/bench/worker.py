@@ -44,7 +44,9 @@ def run(task_name: str, scale_name: str, workdir: Path, device_name: str, thread
     scale, device = SCALES[scale_name], dev.resolve(device_name)
     if threads > 0:
         torch.set_num_threads(threads)
-    cfg = compose_config(task_name, scale, workdir)
+    batch = scale.for_task(task_name).batch_size
+    extra = [] if batch is None else [f"data.batch_size={batch}", f"data.eval_batch_size={batch}"]
+    cfg = compose_config(task_name, scale, workdir, extra, device=device_name)
     L.seed_everything(int(cfg.seed), verbose=False)
     dm = build_datamodule(cfg, task_class(task_name))
     dm.setup("fit")

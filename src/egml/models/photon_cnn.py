@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from egml.models.fields import image_with_channel, require_fields, stack_fields
+from egml.models.patch_conv import PatchConv2d
 
 # Image shapes (φ, η) of the canonical fields, PHYSICS.md §2 "Inputs" and §7 (T1 branches).
 IMAGE_SHAPES: dict[str, tuple[int, int]] = {
@@ -96,7 +97,10 @@ class LayerStem(nn.Module):
                 kernel = (min(2, size[0]), min(2, size[1]))
             else:
                 kernel = _along_long_axis(size, long_axis, 2)
-            layers.append(nn.Conv2d(in_ch, out_ch, kernel))
+            # wide-channel convolutions as patch GEMMs (patch_conv.py: same parameters and output)
+            layers.append(
+                PatchConv2d(in_ch, out_ch, kernel) if in_ch > 1 else nn.Conv2d(in_ch, out_ch, kernel)
+            )
             size = (size[0] - kernel[0] + 1, size[1] - kernel[1] + 1)
             if norm == "batch":
                 layers.append(nn.BatchNorm2d(out_ch))
