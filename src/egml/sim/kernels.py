@@ -29,6 +29,7 @@ _C3, _C2, _C1, _C0 = (
     F32(-3.33329491539e-1),
 )
 _ONE, _ZERO = F32(1.0), F32(0.0)
+_LANES = 8  # float32 lanes of an AVX2 vector
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
@@ -99,21 +100,28 @@ def exact_corner_sum(
     edge wrapped once into [−π, π) and the edges' order kept.
     G(X, Y; R) = (1/2π)[(X/a)·atan(Y/a) + (Y/b)·atan(X/b)], a = √(X²+R²), b = √(Y²+R²) (§1.4);
     G is symmetric in (X, Y), so callers put the longer axis last (the vectorised inner loop).
+    The inner loop runs over nv rounded up to a multiple of 8 (padding: copies of the last edge,
+    discarded), so that it is whole AVX vectors: 12 corners otherwise end in a scalar remainder
+    loop that costs as much as the vector part (same float32 operations per corner, same result).
     """
     nu, nv = u_edges.shape[1], v_edges.shape[1]
+    nvp = (nv + _LANES - 1) // _LANES * _LANES
     u = np.empty(nu, F32)
-    v = np.empty(nv, F32)
-    inv_b = np.empty((2, nv), F32)
-    vb = np.empty((2, nv), F32)
+    v = np.empty(nvp, F32)
+    inv_b = np.empty((2, nvp), F32)
+    vb = np.empty((2, nvp), F32)
+    g = np.empty(nvp, F32)
     for m in range(len(cand)):
         c = cand[m]
         _relative(u_edges, c, u0[m], u_periodic, u)
         _relative(v_edges, c, v0[m], v_periodic, v)
+        for j in range(nv, nvp):
+            v[j] = v[nv - 1]
         w0 = energy[m] * p[m] * _INV_TWO_PI
         w1 = energy[m] * (_ONE - p[m]) * _INV_TWO_PI
         rr0 = r_c[m] * r_c[m]
         rr1 = r_t[m] * r_t[m]
-        for j in range(nv):
+        for j in range(nvp):
             b0 = _ONE / np.sqrt(v[j] * v[j] + rr0)
             b1 = _ONE / np.sqrt(v[j] * v[j] + rr1)
             inv_b[0, j] = b0
@@ -126,12 +134,14 @@ def exact_corner_sum(
             a1 = _ONE / np.sqrt(x * x + rr1)
             xa0 = x * a0 * w0
             xa1 = x * a1 * w1
-            row = acc[c, i]
-            for j in range(nv):
+            for j in range(nvp):
                 y = v[j]
                 g0 = xa0 * atan32(y * a0) + vb[0, j] * atan32(x * inv_b[0, j])
                 g1 = xa1 * atan32(y * a1) + vb[1, j] * atan32(x * inv_b[1, j])
-                row[j] += g0 + g1
+                g[j] = g0 + g1
+            row = acc[c, i]
+            for j in range(nv):
+                row[j] += g[j]
 
 
 @numba.njit(cache=True, error_model="numpy")
