@@ -200,3 +200,89 @@ def test_resample_strips_matches_batched_interp() -> None:
         np.testing.assert_allclose(
             got[:, :, c], np.diff(batched_interp(nominal, edges, cum[:, :, c]), axis=1), atol=2e-6
         )
+
+
+@pytest.mark.parametrize("nv", [3, 8, 9, 13, 61])
+def test_exact_corner_sum_padding_is_exact(nv: int) -> None:
+    """The padded inner loop gives the corners of the unpadded float32 formula, bit for bit, and
+    running the transposed problem gives the transposed corner sums (the orientation choice)."""
+    rng = np.random.default_rng(8)
+    n, nu = 6, 5
+    o = _objects(rng, n, 25, nu, nv)
+    args = (o["cand"], o["u0"], o["v0"], o["E"], o["r_c"], o["r_t"], o["p"])
+    acc = np.zeros((n, nu, nv), F32)
+    kernels.exact_corner_sum(*args, o["u_edges"], o["v_edges"], False, True, acc)
+    x = _relative(o["u_edges"], o["cand"], o["u0"], False)
+    y = _relative(o["v_edges"], o["cand"], o["v0"], True)
+    ref = np.zeros((n, nu, nv), F32)
+    two_pi = F32(1 / (2 * np.pi))
+    for m, c in enumerate(o["cand"]):  # the kernel's float32 expression, one corner at a time
+        w = (o["E"][m] * o["p"][m] * two_pi, o["E"][m] * (F32(1) - o["p"][m]) * two_pi)
+        for i in range(nu):
+            for j in range(nv):
+                g = []
+                for r, wk in zip((o["r_c"][m], o["r_t"][m]), w, strict=True):
+                    a = F32(1) / np.sqrt(x[m, i] * x[m, i] + r * r)
+                    b = F32(1) / np.sqrt(y[m, j] * y[m, j] + r * r)
+                    t1 = np.float32(kernels.atan32_array(np.array([y[m, j] * a], F32))[0])
+                    t2 = np.float32(kernels.atan32_array(np.array([x[m, i] * b], F32))[0])
+                    g.append(x[m, i] * a * wk * t1 + y[m, j] * b * wk * t2)
+                ref[c, i, j] += g[0] + g[1]
+    np.testing.assert_array_equal(acc, ref)
+    acc_t = np.zeros((n, nv, nu), F32)
+    kernels.exact_corner_sum(
+        o["cand"], o["v0"], o["u0"], *args[3:], o["v_edges"], o["u_edges"], True, False, acc_t
+    )
+    np.testing.assert_array_equal(acc_t.transpose(0, 2, 1), acc)
+
+
+def test_near_window_matches_numpy() -> None:
+    rng = np.random.default_rng(9)
+    n, m = 20, 400
+    o = _objects(rng, n, m, 8, 12)
+    cand = o["cand"]
+    eta = (o["u0"] + rng.normal(0, 0.2, m)).astype(F32)
+    phi = _wrap((o["v0"] + rng.normal(0, 0.2, m)).astype(F32))
+    energy = rng.normal(1, 1, m).astype(F32)
+    for margin in (rng.uniform(0, 0.1, m).astype(F32), np.array([0.05], F32)):
+        got = kernels.near_window(cand, eta, phi, energy, margin, o["u_edges"], o["v_edges"])
+        lo, hi = o["u_edges"][cand, 0], o["u_edges"][cand, -1]
+        p0, p1 = o["v_edges"][cand, 0], o["v_edges"][cand, -1]
+        pc, ph = F32(0.5) * (p0 + p1), F32(0.5) * (p1 - p0)
+        mg = margin if len(margin) > 1 else margin[0]
+        ref = (energy > 0) & (eta > lo - mg) & (eta < hi + mg) & (np.abs(_wrap(phi - pc)) < ph + mg)
+        np.testing.assert_array_equal(got, ref)
+        assert 0 < got.sum() < m
+
+
+def test_gauss_kernels_match_gauss_axis_factors() -> None:
+    """gauss_erf_args + torch erf + gauss_scatter = outer_scatter of shower.gauss_axis_factors, bit for bit."""
+    import torch
+
+    rng = np.random.default_rng(10)
+    n, nu, nv = 15, 8, 12
+    o = _objects(rng, n, 50, nu, nv)
+    cand, sigma, E = o["cand"], o["sigma"], o["E"]
+    x = _relative(o["u_edges"], cand, o["u0"], False)
+    y = _relative(o["v_edges"], cand, o["v0"], True)
+    ref = np.zeros((n, nu - 1, nv - 1), F32)
+    kernels.outer_scatter(cand, *shower.gauss_axis_factors(x, y, sigma, E), ref)
+    s = (np.maximum(sigma, F32(1e-6)) * np.sqrt(2)).astype(np.float64)
+    ax, ay = kernels.gauss_erf_args(cand, o["u0"], o["v0"], s, o["u_edges"], o["v_edges"])
+    cx, cy = (torch.special.erf(torch.from_numpy(a)).numpy() for a in (ax, ay))
+    got = np.zeros_like(ref)
+    kernels.gauss_scatter(cand, cx, cy, 0.25 * E.astype(np.float64), got)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_kept_cells_matches_numpy() -> None:
+    rng = np.random.default_rng(11)
+    n, ne, nph = 30, 6, 5
+    rows, cols = rng.random((n, ne)) < 0.8, rng.random((n, nph)) < 0.8
+    exists = rng.random((n, ne, nph)) < 0.9
+    e, sigma = rng.normal(0, 1, (n, ne, nph)).astype(F32), rng.uniform(0.1, 0.6, (n, ne, nph)).astype(F32)
+    counts = np.full(n, 3, np.int64)
+    keep = kernels.kept_cells(rows, cols, exists, e, sigma, 2.0, counts)
+    ref = rows[:, :, None] & cols[:, None, :] & exists & (np.abs(e) > 2.0 * sigma)
+    np.testing.assert_array_equal(keep, ref)
+    np.testing.assert_array_equal(counts, 3 + ref.sum(axis=(1, 2)))

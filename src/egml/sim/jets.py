@@ -167,6 +167,7 @@ class JetRemainder:
     """Fragments of the jet remainder, (N, 24) with masks; offsets from the candidate axis.
 
     deta/dphi: direction at the vertex (tracks); dphi_calo adds the magnetic bend of charged ones.
+    Padding slots (mask False) hold 0 in pt, E, deta, dphi and dphi_calo.
     """
 
     pt: np.ndarray
@@ -211,12 +212,18 @@ def jet_remainder(
     theta_j = np.clip(knobs.theta_j_coef / np.sqrt(np.maximum(p_jet, 1e-6)), THETA_J_MIN, THETA_J_MAX)
     xbar = 1.0 / n_frag
     sigma = np.minimum(theta_j[:, None] / np.sqrt(np.maximum(x / xbar[:, None], 1e-12)), SIGMA_MAX)
-    dr = sigma * np.sqrt(-2 * np.log(np.clip(1 - u_r, 1e-300, 1)))  # Rayleigh(σ) by inverse CDF
-    deta = dr * np.cos(psi)
-    dphi = dr * np.sin(psi)
+    # Rayleigh(σ) offsets by inverse CDF, on the real fragments only (padding slots stay 0)
+    fi, fs = np.nonzero(mask)
+    dr = sigma[fi, fs] * np.sqrt(-2 * np.log(np.clip(1 - u_r[fi, fs], 1e-300, 1)))
+    deta, dphi = np.zeros((n, k)), np.zeros((n, k))
+    deta[fi, fs] = dr * np.cos(psi[fi, fs])
+    dphi[fi, fs] = dr * np.sin(psi[fi, fs])
 
-    cdf = np.cumsum(SPECIES_PROBS)
-    species = np.minimum(np.searchsorted(cdf, u_species, side="right"), 2)
+    # = min(searchsorted(cdf, u, "right"), 2): the number of the first two CDF steps ≤ u (faster
+    # than a binary search on the (N, 24) slots)
+    species = np.zeros((n, k), np.int64)
+    for step in np.cumsum(SPECIES_PROBS)[:-1]:
+        species += u_species >= step
     charged = mask & (species != NEUTRAL_PI0)
     eta_f = np.asarray(eta, np.float64)[:, None] + deta
     # the magnetic bend only for the (few) charged fragments: flat over the padded (N, 24) slots
@@ -226,9 +233,11 @@ def jet_remainder(
     r_l = calo_radius_m(abs_eta_c, 1680.0, 3950.0)
     bend = np.zeros((n, k))
     bend[ci, si] = bend_dphi(np.zeros_like(safe_pt), r_l, safe_pt, charge[ci, si], abs_eta_c)
+    E = np.zeros((n, k), F32)
+    E[fi, fs] = frag_pt[fi, fs] * np.cosh(eta_f[fi, fs])
     return JetRemainder(
         pt=np.where(mask, frag_pt, 0).astype(F32),
-        E=np.where(mask, frag_pt * np.cosh(eta_f), 0).astype(F32),
+        E=E,
         deta=deta.astype(F32),
         dphi=dphi.astype(F32),
         dphi_calo=(dphi + bend).astype(F32),

@@ -29,7 +29,7 @@ _C3, _C2, _C1, _C0 = (
     F32(-3.33329491539e-1),
 )
 _ONE, _ZERO = F32(1.0), F32(0.0)
-_LANES = 8  # float32 lanes of an AVX2 vector
+LANES = 8  # float32 lanes of an AVX2 vector
 
 
 @numba.njit(inline="always", cache=True, error_model="numpy")
@@ -105,7 +105,7 @@ def exact_corner_sum(
     loop that costs as much as the vector part (same float32 operations per corner, same result).
     """
     nu, nv = u_edges.shape[1], v_edges.shape[1]
-    nvp = (nv + _LANES - 1) // _LANES * _LANES
+    nvp = (nv + LANES - 1) // LANES * LANES
     u = np.empty(nu, F32)
     v = np.empty(nvp, F32)
     inv_b = np.empty((2, nvp), F32)
@@ -187,6 +187,32 @@ def scatter_cells(
 
 
 @numba.njit(cache=True, error_model="numpy")
+def kept_cells(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    exists: np.ndarray,
+    energy: np.ndarray,
+    sigma: np.ndarray,
+    nsigma: float,
+    counts: np.ndarray,
+) -> np.ndarray:
+    """keep (N, nη, nφ) = rows[c, i] & cols[c, j] & exists & (|E| > nsigma·σ, float32); counts[c]
+    += the kept cells of candidate c. rows (N, nη), cols (N, nφ) bool."""
+    n, ne, nph = exists.shape
+    k = F32(nsigma)
+    keep = np.empty((n, ne, nph), np.bool_)
+    for c in range(n):
+        total = 0
+        for i in range(ne):
+            for j in range(nph):
+                kept = rows[c, i] & cols[c, j] & exists[c, i, j] & (abs(energy[c, i, j]) > k * sigma[c, i, j])
+                keep[c, i, j] = kept
+                total += kept
+        counts[c] += total
+    return keep
+
+
+@numba.njit(cache=True, error_model="numpy")
 def cell_response(
     expected: np.ndarray,
     noise: np.ndarray,
@@ -253,6 +279,83 @@ def outer_scatter(cand: np.ndarray, fu: np.ndarray, fv: np.ndarray, acc: np.ndar
             row = acc[c, i]
             for j in range(nv):
                 row[j] += f * fv[m, j]
+
+
+@numba.njit(cache=True, error_model="numpy")
+def near_window(
+    cand: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    energy: np.ndarray,
+    margin: np.ndarray,
+    eta_edges: np.ndarray,
+    phi_edges: np.ndarray,
+) -> np.ndarray:
+    """(M,) True where objects of positive energy at (η, φ) lie within their candidate's window
+    ± margin (``deposits._near_window``, float32 as there); margin (M,) or (1,) for all."""
+    out = np.empty(len(cand), np.bool_)
+    half = F32(0.5)
+    for m in range(len(cand)):
+        c = cand[m]
+        mg = margin[m if len(margin) > 1 else 0]
+        lo, hi = eta_edges[c, 0], eta_edges[c, eta_edges.shape[1] - 1]
+        p0, p1 = phi_edges[c, 0], phi_edges[c, phi_edges.shape[1] - 1]
+        pc, ph = half * (p0 + p1), half * (p1 - p0)
+        out[m] = (
+            (energy[m] > _ZERO)
+            & (eta[m] > lo - mg)
+            & (eta[m] < hi + mg)
+            & (abs(_wrap(phi[m] - pc)) < ph + mg)
+        )
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def gauss_erf_args(
+    cand: np.ndarray,
+    eta: np.ndarray,
+    phi: np.ndarray,
+    s: np.ndarray,
+    eta_edges: np.ndarray,
+    phi_edges: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """erf arguments of the Gaussian cell integrals: (edge − centre)/s per object, float64
+    (M, nη+1) and (M, nφ+1); the edge differences are float32 (φ: first edge wrapped, order
+    kept), then divided in float64 by s = σ√2 (M,), as ``shower.gauss_axis_factors``."""
+    m_n, nx, ny = len(cand), eta_edges.shape[1], phi_edges.shape[1]
+    x = np.empty((m_n, nx))
+    y = np.empty((m_n, ny))
+    u = np.empty(nx, F32)
+    v = np.empty(ny, F32)
+    for m in range(m_n):
+        _relative(eta_edges, cand[m], eta[m], False, u)
+        _relative(phi_edges, cand[m], phi[m], True, v)
+        for i in range(nx):
+            x[m, i] = np.float64(u[i]) / s[m]
+        for j in range(ny):
+            y[m, j] = np.float64(v[j]) / s[m]
+    return x, y
+
+
+@numba.njit(cache=True, error_model="numpy")
+def gauss_scatter(cand: np.ndarray, cx: np.ndarray, cy: np.ndarray, w: np.ndarray, acc: np.ndarray) -> None:
+    """acc[cand_m] += fx_m ⊗ fy_m in the order of m, fx = float32(w·Δerf(x)), fy = float32(Δerf(y))
+    from the float64 erf at the corners cx (M, nx+1), cy (M, ny+1); w (M,) float64, acc (N, nx, ny)
+    (``outer_scatter`` of ``shower.gauss_axis_factors``, without the intermediate arrays)."""
+    nx, ny = cx.shape[1] - 1, cy.shape[1] - 1
+    fx = np.empty(nx, F32)
+    fy = np.empty(ny, F32)
+    for m in range(len(cand)):
+        c = cand[m]
+        for i in range(nx):
+            fx[i] = F32((cx[m, i + 1] - cx[m, i]) * w[m])
+        for j in range(ny):
+            fy[j] = F32(cy[m, j + 1] - cy[m, j])
+        for i in range(nx):
+            f = fx[i]
+            row = acc[c, i]
+            for j in range(ny):
+                row[j] += f * fy[j]
 
 
 @numba.njit(cache=True, error_model="numpy")

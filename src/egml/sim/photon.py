@@ -277,9 +277,11 @@ class SinglePhotonGenerator:
 
 def select_rows(cols: Columns, keep: np.ndarray) -> Columns:
     """Rows ``keep`` of every column. Jagged columns (list-offset arrays of numbers, such as the
-    cell vectors) are cut on their flat contents with one element mask per distinct offsets array,
-    which is much cheaper than awkward's boolean indexing."""
+    cell vectors) are cut on their flat contents with one element index per distinct offsets
+    array, which is much cheaper than awkward's boolean indexing; integer ``take`` with indices
+    found once is cheaper than a boolean mask per column."""
     out: Columns = {}
+    rows = np.flatnonzero(keep)
     masks: dict[tuple[int, int], tuple[np.ndarray, ak.index.Index64]] = {}
     for name, v in cols.items():
         layout = v.layout if isinstance(v, ak.Array) else None
@@ -287,16 +289,16 @@ def select_rows(cols: Columns, keep: np.ndarray) -> Columns:
             isinstance(layout, ak.contents.ListOffsetArray)
             and isinstance(layout.content, ak.contents.NumpyArray)
         ):
-            out[name] = v[keep]
+            out[name] = v.take(rows, axis=0) if isinstance(v, np.ndarray) else v[keep]
             continue
         offsets = np.asarray(layout.offsets)
         key = (offsets.__array_interface__["data"][0], len(offsets))  # columns share one offsets array
         if key not in masks:
             counts = np.diff(offsets)
             kept = np.concatenate([[0], np.cumsum(counts[keep])]).astype(np.int64)
-            masks[key] = (np.repeat(keep, counts), ak.index.Index64(kept))
+            masks[key] = (np.flatnonzero(np.repeat(keep, counts)), ak.index.Index64(kept))
         elem, new_offsets = masks[key]
-        content = np.asarray(layout.content.data)[offsets[0] : offsets[-1]][elem]
+        content = np.asarray(layout.content.data)[offsets[0] : offsets[-1]].take(elem)
         out[name] = ak.Array(ak.contents.ListOffsetArray(new_offsets, ak.contents.NumpyArray(content)))
     return out
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from egml.sim.atlas.calorimeter import CaloCells
 from egml.sim.atlas.geometry import ETA_EDGES, L1, L2, L3, PS, transverse_radius
-from egml.sim.kernels import scatter_cells
+from egml.sim.kernels import kept_cells, scatter_cells
 from egml.sim.photon_windows import PhotonWindows
 
 F32 = np.float32
@@ -52,17 +52,18 @@ def cell_vectors(cells: CaloCells, win: PhotonWindows) -> dict[str, ak.Array]:
         lc = cells[layer]
         g = lc.grid
         phi_c = ((0.5 * (g.phi_edges[:, 1:] + g.phi_edges[:, :-1]) + np.pi) % (2 * np.pi) - np.pi).astype(F32)
+        ne, nph = g.shape
         if layer == L1:  # the placed strip-φ columns; native strips inside the image η range
-            keep = win.l1_rows[:, :, None] & g.exists
+            rows, cols = win.l1_rows, np.ones((n, nph), bool)
         elif layer in (PS, L3):  # the whole placed windows: PS 7 × 2, L3 4 back cells × 11
-            keep = g.exists.copy()
+            rows, cols = np.ones((n, ne), bool), np.ones((n, nph), bool)
         else:
             eta_c = (0.5 * (g.eta_edges[:, 1:] + g.eta_edges[:, :-1])).astype(F32)
             dphi = (phi_c - phi_max + np.pi) % (2 * np.pi) - np.pi
             rows = np.abs(eta_c - win.eta_max[:, None]) < 3.5 * 0.025
-            keep = rows[:, :, None] & (np.abs(dphi) < 5.5 * 2 * np.pi / 256)[:, None, :] & g.exists
-        keep &= np.abs(lc.energy) > CELL_NSIGMA * lc.noise_sigma
-        counts += keep.sum(axis=(1, 2))
+            cols = np.abs(dphi) < 5.5 * 2 * np.pi / 256
+        # (rows ⊗ cols) & exists & |E| > 2σ_noise, and the kept cells per candidate, in one pass
+        keep = kept_cells(rows, cols, g.exists, lc.energy, lc.noise_sigma, CELL_NSIGMA, counts)
         keeps.append((layer, keep, phi_c))
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     out_f = np.empty((7, int(offsets[-1])), F32)

@@ -65,9 +65,18 @@ def pt_correction(
 
 
 def _poisson_slots(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Poisson(λ) capped at MAX_TRACKS from one uniform (inverse CDF)."""
-    cdf = gammaincc(np.arange(MAX_TRACKS + 1)[None, :] + 1, lam[:, None])
-    return (u[:, None] > cdf).sum(1)
+    """Poisson(λ) capped at MAX_TRACKS from one uniform (inverse CDF): the number of k ≤ MAX_TRACKS
+    with u > P(X ≤ k) = Q(k + 1, λ). The CDF grows with k, so Q(k + 1, λ) is evaluated only for
+    the candidates still above the previous one (the same elementwise values, far fewer calls)."""
+    count = np.zeros(len(u), np.int64)
+    rows = np.arange(len(u))
+    for k in range(MAX_TRACKS + 1):
+        above = u[rows] > gammaincc(k + 1, lam[rows])
+        rows = rows[above]
+        count[rows] += 1
+        if not len(rows):
+            break
+    return count
 
 
 def compute_isolation(

@@ -114,11 +114,9 @@ def sample_truth(
         np.where(frag, jets.FRAGMENTATION, jets.PROMPT),
         jets.choose_source(u[7], np.asarray(source_probs, float)),
     )
-    z_lead = np.where(
-        signal,
-        np.where(frag, FRAG_Z_RANGE[0] + (FRAG_Z_RANGE[1] - FRAG_Z_RANGE[0]) * u[8], 1.0),
-        jets.leading_fraction_beta(u[8], jet_knobs),
-    )
+    z_lead = np.where(frag, FRAG_Z_RANGE[0] + (FRAG_Z_RANGE[1] - FRAG_Z_RANGE[0]) * u[8], 1.0)
+    # jet fakes: the (slow) inverse Beta CDF only where it is used, the same values elementwise
+    z_lead[~signal] = jets.leading_fraction_beta(u[8][~signal], jet_knobs)
 
     lead = jets.leading_particle(rng, pt, eta, source)
     remainder = jets.jet_remainder(

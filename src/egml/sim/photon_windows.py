@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from egml.physics.shower_shapes import STRIP_HALF_WINDOW
 from egml.sim.atlas.calorimeter import CaloCells, LayerCells
@@ -145,7 +146,8 @@ def _l1_image(e1: np.ndarray, edges: np.ndarray, width: np.ndarray, img_lo: np.n
     )
     out = np.empty((n, N_STRIPS_IMAGE, 2), F32)
     rows = np.flatnonzero(direct)
-    out[rows] = e1[rows[:, None], k[rows, None] + np.arange(N_STRIPS_IMAGE)]
+    # = e1[rows[:, None], k[rows, None] + np.arange(56)]: one 56-strip window view per row (no index grid)
+    out[rows] = sliding_window_view(e1, N_STRIPS_IMAGE, axis=1)[rows, k[rows]].transpose(0, 2, 1)
     rows = np.flatnonzero(~direct)
     if len(rows):
         nominal = img_lo[rows, None] + pitch * np.arange(N_STRIPS_IMAGE + 1, dtype=F32)

@@ -90,7 +90,8 @@ def measured_curvature(q: np.ndarray, pt: np.ndarray, n: np.ndarray) -> tuple[np
     smearing alone and matter only at the highest p_T (§3).
     """
     pt = _f32(pt)
-    k = _f32(q) / pt * (F32(1) + curvature_resolution(pt) * _f32(n))
+    with np.errstate(divide="ignore"):  # empty track slots have p_T = 0: k = ±inf, p_T,meas = 0
+        k = _f32(q) / pt * (F32(1) + curvature_resolution(pt) * _f32(n))
     q_reco = np.where(k >= 0, 1, -1).astype(np.int32)
     return q_reco, (F32(1) / np.maximum(np.abs(k), F32(1e-6))).astype(F32)
 
@@ -99,7 +100,8 @@ def sigma_d0_mm(pt: np.ndarray, eta: np.ndarray, is_electron: np.ndarray) -> np.
     """σ_d0 = √(10² + (80/(p_T √sinθ))²) μm, ×1.3 for electrons; returned in mm."""
     pt = _f32(pt)
     sin_theta = (F32(1) / np.cosh(_f32(eta))).astype(F32)
-    ms = F32(D0_RES_MS_UM) / (pt * np.sqrt(sin_theta))
+    with np.errstate(divide="ignore"):  # empty track slots (p_T = 0) get σ = inf (masked later)
+        ms = F32(D0_RES_MS_UM) / (pt * np.sqrt(sin_theta))
     s = np.hypot(F32(D0_RES_CONST_UM), ms) * np.where(is_electron, F32(D0_ELECTRON_SCALE), F32(1))
     return (s * F32(1e-3)).astype(F32)
 

@@ -124,11 +124,12 @@ def keep_measured(old: LayerCells, new: LayerCells) -> LayerCells:
         a_old = np.ascontiguousarray(np.broadcast_to(a_old, old.energy.shape), dtype=F32)
         return merge_window(a_old, np.ascontiguousarray(a_new, dtype=F32), di, dj)
 
+    # σ_noise, m_c and a are functions of the detector cell (and of the candidate's μ) only, so the
+    # new window already holds the old values on the shared cells: only the draws and λ are merged
     return LayerCells(
         new.grid, merged(old.energy, new.energy), merged(old.expected, new.expected),
-        merged(old.noise_sigma, new.noise_sigma), merged(old.noise_el, new.noise_el),
-        merged(old.noise_pu, new.noise_pu), merged(old.calibration, new.calibration),
-        merged(old.sampling_a, new.sampling_a),
+        new.noise_sigma, merged(old.noise_el, new.noise_el), merged(old.noise_pu, new.noise_pu),
+        new.calibration, new.sampling_a,
     )  # fmt: skip
 
 

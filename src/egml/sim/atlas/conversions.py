@@ -46,14 +46,24 @@ def bend_coefficient(R_c: np.ndarray, pT: np.ndarray, q: np.ndarray, abs_eta: np
     return (-np.sign(np.asarray(q, F32)) * kappa * s_b * (r_b - s_b / 2)).astype(F32)
 
 
-def layer_phi(phi: np.ndarray, bend: np.ndarray, abs_eta: np.ndarray, layer: int) -> np.ndarray:
-    """Landing φ at ``layer`` of objects whose ``phi`` is the landing φ at the L2 radius (§1.3)."""
+def layer_phi(
+    phi: np.ndarray, bend: np.ndarray, abs_eta: np.ndarray, layer: int, r2: np.ndarray | None = None
+) -> np.ndarray:
+    """Landing φ at ``layer`` of objects whose ``phi`` is the landing φ at the L2 radius (§1.3).
+
+    r2: ``l2_radius(abs_eta)`` when the caller already has it (several layers, same objects).
+    """
     if layer == geo.L2:
         return phi
-    r2 = mat.calo_radius_m(abs_eta, geo.R_LAYER[geo.L2], geo.Z_LAYER[geo.L2], geo.BARREL_LIMIT[geo.L2])
+    r2 = l2_radius(abs_eta) if r2 is None else r2
     r_l = mat.calo_radius_m(abs_eta, geo.R_LAYER[layer], geo.Z_LAYER[layer], geo.BARREL_LIMIT[layer])
     d = phi + bend * (1 / r2 - 1 / r_l)
     return ((d + np.pi) % (2 * np.pi) - np.pi).astype(F32)
+
+
+def l2_radius(abs_eta: np.ndarray) -> np.ndarray:
+    """R_L (m) of the L2 layer at |η|: the reference radius of the landing φ (``layer_phi``)."""
+    return mat.calo_radius_m(abs_eta, geo.R_LAYER[geo.L2], geo.Z_LAYER[geo.L2], geo.BARREL_LIMIT[geo.L2])
 
 
 @dataclass

@@ -17,15 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 from scipy.special import gammainc, gammaincinv
 
 from egml.sim import shower
 from egml.sim.atlas import geometry as geo
 from egml.sim.atlas import material
-from egml.sim.atlas.conversions import layer_phi
+from egml.sim.atlas.conversions import l2_radius, layer_phi
 from egml.sim.atlas.knobs import CaloKnobs
 from egml.sim.atlas.objects import EMObjects, HadronObjects
-from egml.sim.kernels import exact_corner_sum, finish_cells, outer_scatter
+from egml.sim.kernels import LANES, exact_corner_sum, finish_cells, gauss_erf_args, gauss_scatter, near_window
 
 F32 = np.float32
 
@@ -84,10 +85,38 @@ def _near_window(
     return (eta_L > lo - margin) & (eta_L < hi + margin) & (np.abs(_wrap(phi - pc)) < ph + margin)
 
 
+def _near(grid: geo.LayerGrid, s: Sources, eta_edges: np.ndarray, phi_edges: np.ndarray) -> np.ndarray:
+    """(M,) sources of positive energy within the window ± margin: one fused float32 pass
+    (``kernels.near_window``) when every input is float32, else the NumPy expression."""
+    margin = np.atleast_1d(s.margin)
+    if all(a.dtype == F32 for a in (s.eta, s.phi, s.energy, margin, grid.eta_edges, grid.phi_edges)):
+        return near_window(
+            s.cand.astype(np.int64, copy=False), s.eta, s.phi, s.energy, margin, eta_edges, phi_edges
+        )
+    return (s.energy > 0) & _near_window(grid, s.cand, s.eta, s.phi, s.margin)
+
+
 def _exists_at(layer: int, eta_L: np.ndarray) -> np.ndarray:
-    edges, exists = geo.ETA_EDGES[layer], geo.CELL_EXISTS[layer]
-    i = np.clip(np.searchsorted(edges, eta_L.astype(np.float64), side="right") - 1, 0, len(exists) - 1)
-    return exists[i]
+    """Whether the cell of ``layer`` at η_L exists (the first/last cell beyond the table's ends).
+
+    = exists[clip(searchsorted(edges, η_L, "right") − 1)], searched among the few edges where
+    the existence changes (the first edge of each run of equal cells) instead of every edge.
+    """
+    if layer not in _EXIST_RUNS:
+        edges, exists = geo.ETA_EDGES[layer], geo.CELL_EXISTS[layer]
+        first = np.flatnonzero(np.concatenate([[True], exists[1:] != exists[:-1]]))
+        _EXIST_RUNS[layer] = (edges[first], exists[first])
+    starts, run_exists = _EXIST_RUNS[layer]
+    i = np.clip(np.searchsorted(starts, eta_L.astype(np.float64), side="right") - 1, 0, len(starts) - 1)
+    return run_exists[i]
+
+
+_EXIST_RUNS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _padded_corners(n_outer: int, n_inner: int) -> int:
+    """Corners evaluated by ``exact_corner_sum`` for a window of n_outer × n_inner cells."""
+    return (n_outer + 1) * -(-(n_inner + 1) // LANES) * LANES
 
 
 def layer_expected(grid: geo.LayerGrid, sources: list[Sources], n: int) -> np.ndarray:
@@ -100,9 +129,14 @@ def layer_expected(grid: geo.LayerGrid, sources: list[Sources], n: int) -> np.nd
     """
     ne, nph = grid.shape
     # float32 sums of the corner grids: their rounding (~1e-7 of the candidate's energy per cell,
-    # the §1.4 float32 figure) is far below the cell noise. G(X, Y) = G(Y, X): the kernel's inner
-    # (vectorised) loop runs over the longer axis, so L1 (61 × 3 corners) is accumulated as (φ, η).
-    swap = ne > nph
+    # the §1.4 float32 figure) is far below the cell noise. G(X, Y) = G(Y, X), so the kernel may
+    # run in either orientation with the same corner values: its inner (vectorised) loop is padded
+    # to whole vectors of 8, and the orientation with fewer padded corners is taken (L1 61 × 3
+    # corners as (φ, η), L2 8 × 12 as (φ, η): 12 × 8). ``finish`` is the layout whose order of the
+    # corner differences defines the result (the longer axis last); acc is transposed to it if needed.
+    finish = ne > nph
+    eta_inner, phi_inner = _padded_corners(nph, ne), _padded_corners(ne, nph)
+    swap = eta_inner < phi_inner or (eta_inner == phi_inner and finish)
     eta_edges = np.ascontiguousarray(grid.eta_edges, dtype=F32)
     phi_edges = np.ascontiguousarray(grid.phi_edges, dtype=F32)
     acc = np.zeros((n, nph + 1, ne + 1) if swap else (n, ne + 1, nph + 1), F32)  # exact: corners
@@ -114,7 +148,7 @@ def layer_expected(grid: geo.LayerGrid, sources: list[Sources], n: int) -> np.nd
 
     gauss: list[list[np.ndarray]] = []
     for s in sources:
-        near = (s.energy > 0) & _near_window(grid, s.cand, s.eta, s.phi, s.margin)
+        near = _near(grid, s, eta_edges, phi_edges)
         ga = np.flatnonzero(near if s.soft is None or s.lateral is None else near & s.soft)
         if s.lateral is not None:
             ex = np.flatnonzero(near & ~s.soft) if s.soft is not None else np.flatnonzero(near)
@@ -127,12 +161,16 @@ def layer_expected(grid: geo.LayerGrid, sources: list[Sources], n: int) -> np.nd
         if (s.lateral is None or s.soft is not None) and len(ga):
             gauss.append(flat(s, ga, s.sigma))
     if gauss:  # all Gaussian objects at once: one batched float64 erf per axis, in source order
+        # = outer_scatter(cand, *shower.gauss_axis_factors(x, y, sigma, E), acc_g) on the relative
+        # edges x, y, with the arguments and the scatter fused around torch's float64 erf
         cand, eta, phi, E, sigma = (np.concatenate(a) for a in zip(*gauss, strict=True))
-        x = eta_edges[cand] - eta[:, None]
-        ph = phi_edges[cand]
-        y = _wrap(ph[:, :1] - phi[:, None]) + (ph - ph[:, :1])
-        outer_scatter(cand, *shower.gauss_axis_factors(x, y, sigma, E), acc_g)
-    return finish_cells(acc, acc_g, swap)
+        s_erf = (np.maximum(sigma, F32(1e-6)) * np.sqrt(2)).astype(np.float64)
+        x, y = gauss_erf_args(cand, eta, phi, s_erf, eta_edges, phi_edges)
+        cx, cy = (torch.special.erf(torch.from_numpy(a)).numpy() for a in (x, y))
+        gauss_scatter(cand, cx, cy, 0.25 * E.astype(np.float64), acc_g)
+    if swap != finish:
+        acc = np.ascontiguousarray(acc.transpose(0, 2, 1))
+    return finish_cells(acc, acc_g, finish)
 
 
 @dataclass
@@ -212,6 +250,7 @@ def em_layer_deposits(
     missing = np.zeros(len(E), F32)
     sigma_l3 = np.full(len(E), F32(0.05))
     eta_at: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    r2 = None if bend is None else l2_radius(abs_eta)
     for layer, F, tau in slices:
         if layer not in eta_at:  # L2 comes twice with l2_subslices = 2
             eta_L = geo.impact_eta(eta, zv, layer, sh)
@@ -230,7 +269,7 @@ def em_layer_deposits(
         if layer == geo.L3:
             sigma_l3 = sigma
         margin = F32(WINDOW_MARGIN_RADII) * np.maximum(R_T, sigma)
-        phi_L = phi if bend is None else layer_phi(phi, bend, abs_eta, layer)
+        phi_L = phi if bend is None else layer_phi(phi, bend, abs_eta, layer, r2)
         sources[layer].append(Sources(cand, eta_L, phi_L, dep, sigma, margin, (R_C, R_T, p), soft))
 
     # longitudinal leakage behind the accordion lands in the first hadronic layer (§1.5)
@@ -271,13 +310,26 @@ def hadron_deposits(
     t_int = -np.log(np.maximum(u_int, F32(1e-30)))  # λ, from the accordion front
     f_em = rng.beta(*F_EM_BETA, size=(n, k)).astype(F32)
     E = np.where(had.mask, had.E, 0).astype(F32)
-    abs_eta = np.abs(had.eta)
+    in_em = t_int < EM_CALO_DEPTH_LAMBDA
+    broad = np.where(in_em, (1 - f_em) * F32(H_OVER_E), f_em + (1 - f_em) * F32(H_OVER_E)) * E
+
+    # flat real hadrons from here on (draws above stay on the padded shape; padding slots of the
+    # sub-showers keep t0 = 0, they are masked)
+    cand, slot = np.nonzero(had.mask)
+    zv = z_v[cand]
+    h_eta, h_phi, h_broad, h_t = (
+        had.eta[cand, slot],
+        had.phi[cand, slot],
+        broad[cand, slot],
+        t_int[cand, slot],
+    )
+    abs_eta = np.abs(h_eta)
     x_up = material.X_up(abs_eta, knobs.mat_scale)
     bounds = geo.depth_boundaries(abs_eta, x_up)
     lam_x0 = (bounds[..., 3] - bounds[..., 0]) / F32(EM_CALO_DEPTH_LAMBDA)  # X0 per λ at this |η|
-    in_em = t_int < EM_CALO_DEPTH_LAMBDA
-    sub = EMObjects(np.where(in_em, f_em * E, 0), had.eta, had.phi, x_up + t_int * lam_x0, had.mask & in_em)
-    broad = np.where(in_em, (1 - f_em) * F32(H_OVER_E), f_em + (1 - f_em) * F32(H_OVER_E)) * E
+    t0 = np.zeros((n, k), np.result_type(x_up, t_int, lam_x0))
+    t0[cand, slot] = x_up + h_t * lam_x0
+    sub = EMObjects(np.where(in_em, f_em * E, 0), had.eta, had.phi, t0, had.mask & in_em)
 
     # depth boundaries in λ: L1, L2, L3 (from the accordion front), then the hadronic layers
     lam_b = (bounds - bounds[..., :1]) / lam_x0[..., None]
@@ -287,16 +339,6 @@ def hadron_deposits(
         (geo.L2, lam_b[..., 1], lam_b[..., 2]),
         (geo.L3, lam_b[..., 2], lam_b[..., 3]),
     ] + [(layer, F32(had_edges[i]), F32(had_edges[i + 1])) for i, layer in enumerate(geo.HAD_LAYERS)]
-
-    # flat real hadrons from here on (draws above stay on the padded shape)
-    cand, slot = np.nonzero(had.mask)
-    zv = z_v[cand]
-    h_eta, h_phi, h_broad, h_t = (
-        had.eta[cand, slot],
-        had.phi[cand, slot],
-        broad[cand, slot],
-        t_int[cand, slot],
-    )
     charged = had.charged[cand, slot]
     sh_h = np.sinh(np.asarray(h_eta, dtype=F32))
     sources: LayerSources = {layer: [] for layer in geo.ALL_LAYERS}
@@ -305,8 +347,6 @@ def hadron_deposits(
     sig_had = np.full(len(cand), F32(HAD_SIGMA))
     sig_mip = np.full(len(cand), F32(MIP_SIGMA))
     for layer, a, b in intervals:
-        if np.ndim(a):
-            a, b = a[cand, slot], b[cand, slot]
         frac = gammainc(F32(HAD_LONG_SHAPE), np.maximum(b - h_t, 0)) - gammainc(
             F32(HAD_LONG_SHAPE), np.maximum(a - h_t, 0)
         )

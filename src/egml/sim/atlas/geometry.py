@@ -140,7 +140,8 @@ def transverse_radius(layer: int, eta: np.ndarray) -> np.ndarray:
     """r⊥ (mm) at which direction η meets ``layer``: R_L (barrel) or |z_L|/|sinh η| (endcap)."""
     eta = np.asarray(eta, dtype=F32)
     sh = np.maximum(np.abs(np.sinh(eta)), F32(1e-6))
-    return np.where(is_barrel(layer, np.abs(eta)), F32(R_LAYER[layer]), F32(Z_LAYER[layer]) / sh).astype(F32)
+    r = np.where(is_barrel(layer, np.abs(eta)), F32(R_LAYER[layer]), F32(Z_LAYER[layer]) / sh)
+    return r.astype(F32, copy=False)
 
 
 def impact_eta(
@@ -160,7 +161,7 @@ def impact_eta(
     # one arcsinh of the selected argument (the same float32 values as selecting after two)
     barrel = sh + z_v / F32(R_LAYER[layer])
     endcap = sh * zl / (zl - z_v * np.sign(eta))
-    return np.arcsinh(np.where(is_barrel(layer, np.abs(eta)), barrel, endcap)).astype(F32)
+    return np.arcsinh(np.where(is_barrel(layer, np.abs(eta)), barrel, endcap)).astype(F32, copy=False)
 
 
 def cell_xyz(layer: int, eta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -268,5 +269,6 @@ def make_grid(
     dphi = DPHI[layer]
     ip0 = _start_index((cp + np.pi) / dphi, n_phi)
     phi_edges = (-np.pi + (ip0[:, None] + np.arange(n_phi + 1)) * dphi).astype(F32)
-    ex = np.broadcast_to(exists[ie[:, :-1]][:, :, None], (len(ce), n_eta, n_phi)).copy()
+    # = broadcast_to(exists[ie[:, :-1]][:, :, None], …).copy(); np.repeat is ~4× faster for L1's 2 columns
+    ex = np.repeat(exists[ie[:, :-1]].ravel(), n_phi).reshape(len(ce), n_eta, n_phi)
     return LayerGrid(layer, eta_edges, phi_edges, ie0, ip0 % N_PHI[layer], ex)

@@ -128,7 +128,7 @@ def calo_radius_m(
     """Transverse radius R_L (m) where direction |η| meets a layer: R_L or |z_L|/|sinh η| (§1.3)."""
     a = np.asarray(abs_eta, dtype=F32)
     sh = np.maximum(np.sinh(a), F32(1e-6))
-    return (np.where(a < barrel_limit, F32(r_layer_mm), F32(z_layer_mm) / sh) / 1000).astype(F32)
+    return (np.where(a < barrel_limit, F32(r_layer_mm), F32(z_layer_mm) / sh) / 1000).astype(F32, copy=False)
 
 
 def bend_dphi(
