@@ -9,6 +9,7 @@ samples/s per batch size and the top kernels of the largest.
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -29,7 +30,9 @@ from egml.tasks.registry import task_class
 def main(task_name: str, batches: list[int]) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     workdir = Path(tempfile.gettempdir()) / "egml-profile"
-    cfg = compose_config(task_name, SCALES["tiny"], workdir, ["data.synthetic.workers=16"], device.type)
+    cfg = compose_config(
+        task_name, SCALES["tiny"], workdir, [f"data.synthetic.workers={os.cpu_count() or 1}"], device.type
+    )
     dm = build_datamodule(cfg, task_class(task_name))
     dm.setup("fit")
     one = next(iter(dm.train_dataloader()))

@@ -96,22 +96,25 @@ def _near(grid: geo.LayerGrid, s: Sources, eta_edges: np.ndarray, phi_edges: np.
     return (s.energy > 0) & _near_window(grid, s.cand, s.eta, s.phi, s.margin)
 
 
+def _existence_runs(layer: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first η edge, exists) of each run of equal cells in ``layer``'s cell table."""
+    edges, exists = geo.ETA_EDGES[layer], geo.CELL_EXISTS[layer]
+    first = np.flatnonzero(np.concatenate([[True], exists[1:] != exists[:-1]]))
+    return edges[first], exists[first]
+
+
+_EXIST_RUNS = {layer: _existence_runs(layer) for layer in geo.ETA_EDGES}
+
+
 def _exists_at(layer: int, eta_L: np.ndarray) -> np.ndarray:
     """Whether the cell of ``layer`` at η_L exists (the first/last cell beyond the table's ends).
 
     = exists[clip(searchsorted(edges, η_L, "right") − 1)], searched among the few edges where
     the existence changes (the first edge of each run of equal cells) instead of every edge.
     """
-    if layer not in _EXIST_RUNS:
-        edges, exists = geo.ETA_EDGES[layer], geo.CELL_EXISTS[layer]
-        first = np.flatnonzero(np.concatenate([[True], exists[1:] != exists[:-1]]))
-        _EXIST_RUNS[layer] = (edges[first], exists[first])
     starts, run_exists = _EXIST_RUNS[layer]
     i = np.clip(np.searchsorted(starts, eta_L.astype(np.float64), side="right") - 1, 0, len(starts) - 1)
     return run_exists[i]
-
-
-_EXIST_RUNS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _padded_corners(n_outer: int, n_inner: int) -> int:
