@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 EXTRAS ?= bdt,onnx,slurm,bench,dev
+# test processes (pytest-xdist); each gets an equal share of the cores
+TEST_WORKERS ?= 2
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egml-installed
 
@@ -27,7 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python -m egml.bench --scale small
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests -q --durations=25
+	$(BIN)/python -m pytest tests -q --durations=25 -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

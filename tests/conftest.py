@@ -1,4 +1,10 @@
-"""Shared fixtures: a session-wide cache of generated samples, and in-process runs of egml."""
+"""Shared fixtures: a session-wide cache of generated samples, and in-process runs of egml.
+
+Under pytest-xdist (``make test`` runs ``-n 2 --dist loadscope``) each test module goes to one
+worker, so its module-scoped fixtures are built once, and all of ``tests/slurm`` goes to a single
+worker that starts one private cluster. Each worker gets an equal share of the cores for
+torch/OpenMP, which the processes the tests start inherit.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,53 @@ import pytest
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:  # set before torch is imported, so the intra-op pool is sized by it
+    _threads = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads)
+
+#: directories whose modules start long runs: scheduled first, so the workers end close together
+_HEAVY_FIRST = ("tests/bench/", "tests/slurm/", "tests/notebooks/", "tests/run/", "tests/tasks/")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _WORKERS <= 1:
+        return
+
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, d in enumerate(_HEAVY_FIRST) if item.nodeid.startswith(d)), len(_HEAVY_FIRST))
+
+    items.sort(
+        key=rank
+    )  # stable: collection order within a rank (xdist keeps it with --no-loadscope-reorder)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
+    """``--dist loadscope`` with every SLURM module in one scope (one cluster per session)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/slurm" if nodeid.startswith("tests/slurm/") else nodeid.split("::", 1)[0]
+
+    return ModuleScheduling(config, log)
+
 
 @pytest.fixture(scope="session")
 def egml_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One cache dir for the whole session, so each tiny synthetic sample is generated once."""
+    """One cache dir for the whole session, so each tiny synthetic sample is generated once.
+
+    Shared by the xdist workers (their base temp dirs have a common parent); concurrent
+    generation of one file is serialised by the cache's own file lock.
+    """
+    if _WORKERS > 1:
+        shared = tmp_path_factory.getbasetemp().parent / "egml-cache"
+        shared.mkdir(exist_ok=True)
+        return shared
     return tmp_path_factory.mktemp("egml-cache")
 
 
