@@ -242,29 +242,37 @@ def cell_response(
     n, ne, nph = expected.shape
     n_phi_tab = np.int64(cal_map.shape[1])
     n_eta_tab = np.int64(cal_map.shape[0])
+    # flat views and one φ column table per candidate: no per-cell multi-index or modulo
+    lam_f, ex_f, n0, n1 = expected.reshape(-1), exists.reshape(-1), noise[0].reshape(-1), noise[1].reshape(-1)
+    e_f, s_f, m_f, cal_f = energy.reshape(-1), sigma.reshape(-1), m.reshape(-1), cal_map.reshape(-1)
+    col = np.empty(nph, np.int64)
     for c in range(n):
+        for j in range(nph):
+            col[j] = (iphi0[c] + j) % n_phi_tab
         for i in range(ne):
             ai, el, pu = a[c, i], s_el[c, i], s_pu[c, i]
             sig = np.sqrt(el * el + pu * pu)
-            row = min(max(ieta0[c] + i, 0), n_eta_tab - 1)
+            base = min(max(ieta0[c] + i, 0), n_eta_tab - 1) * n_phi_tab
+            k0 = (c * ne + i) * nph
             for j in range(nph):
-                mc = cal_map[row, (iphi0[c] + j) % n_phi_tab]
-                m[c, i, j] = mc
-                ex = exists[c, i, j]
-                lam = expected[c, i, j]
-                e = np.sqrt(max(lam, _ZERO)) * ai * noise[0, c, i, j] + lam
+                k = k0 + j
+                mc = cal_f[base + col[j]]
+                m_f[k] = mc
+                ex = ex_f[k]
+                lam = lam_f[k]
+                e = np.sqrt(max(lam, _ZERO)) * ai * n0[k] + lam
                 e *= mc if ex else _ZERO
                 if split:
-                    ne_ = el * noise[1, c, i, j] if ex else _ZERO
+                    ne_ = el * n1[k] if ex else _ZERO
                     np_ = pu * noise[2, c, i, j] if ex else _ZERO
                     noise_el[c, i, j] = ne_
                     noise_pu[c, i, j] = np_
                     e += ne_
                     e += np_
                 else:
-                    e += noise[1, c, i, j] * (sig if ex else _ZERO)
-                energy[c, i, j] = e + _ZERO
-                sigma[c, i, j] = sig if ex else _ZERO
+                    e += n1[k] * (sig if ex else _ZERO)
+                e_f[k] = e + _ZERO
+                s_f[k] = sig if ex else _ZERO
 
 
 @numba.njit(cache=True, error_model="numpy")
