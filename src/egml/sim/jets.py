@@ -197,7 +197,7 @@ def jet_remainder(
     u_species = rng.random((n, k))
     u_r = rng.random((n, k))
     psi = rng.uniform(0, 2 * np.pi, (n, k))
-    charge = np.where(rng.random((n, k)) < 0.5, -1.0, 1.0)
+    u_charge = rng.random((n, k))
 
     z = np.asarray(z, np.float64)
     p_rem = np.asarray(pt_lead, np.float64) * (1 - z) / z
@@ -211,13 +211,17 @@ def jet_remainder(
     p_jet = np.asarray(pt_lead, np.float64) / z
     theta_j = np.clip(knobs.theta_j_coef / np.sqrt(np.maximum(p_jet, 1e-6)), THETA_J_MIN, THETA_J_MAX)
     xbar = 1.0 / n_frag
-    sigma = np.minimum(theta_j[:, None] / np.sqrt(np.maximum(x / xbar[:, None], 1e-12)), SIGMA_MAX)
-    # Rayleigh(σ) offsets by inverse CDF, on the real fragments only (padding slots stay 0)
-    fi, fs = np.nonzero(mask)
-    dr = sigma[fi, fs] * np.sqrt(-2 * np.log(np.clip(1 - u_r[fi, fs], 1e-300, 1)))
+    # the real fragments only (padding slots stay 0), as flat indices f of the (N, 24) slots
+    f = np.flatnonzero(mask)
+    row = f // k
+    sigma = np.minimum(theta_j[row] / np.sqrt(np.maximum(x.ravel()[f] / xbar[row], 1e-12)), SIGMA_MAX)
+    # Rayleigh(σ) offsets by inverse CDF
+    dr = sigma * np.sqrt(-2 * np.log(np.clip(1 - u_r.ravel()[f], 1e-300, 1)))
+    psi_f = psi.ravel()[f]
     deta, dphi = np.zeros((n, k)), np.zeros((n, k))
-    deta[fi, fs] = dr * np.cos(psi[fi, fs])
-    dphi[fi, fs] = dr * np.sin(psi[fi, fs])
+    deta_f = dr * np.cos(psi_f)
+    deta.ravel()[f] = deta_f
+    dphi.ravel()[f] = dr * np.sin(psi_f)
 
     # = min(searchsorted(cdf, u, "right"), 2): the number of the first two CDF steps ≤ u (faster
     # than a binary search on the (N, 24) slots)
@@ -225,16 +229,19 @@ def jet_remainder(
     for step in np.cumsum(SPECIES_PROBS)[:-1]:
         species += u_species >= step
     charged = mask & (species != NEUTRAL_PI0)
-    eta_f = np.asarray(eta, np.float64)[:, None] + deta
-    # the magnetic bend only for the (few) charged fragments: flat over the padded (N, 24) slots
-    ci, si = np.nonzero(charged)
-    safe_pt = np.where(frag_pt[ci, si] > 0, frag_pt[ci, si], 1.0)
-    abs_eta_c = np.abs(eta_f[ci, si])
+    eta = np.asarray(eta, np.float64)
+    eta_f = eta[row] + deta_f
+    # the magnetic bend only for the (few) charged fragments
+    c = np.flatnonzero(charged)
+    pt_c = frag_pt.ravel()[c]
+    safe_pt = np.where(pt_c > 0, pt_c, 1.0)
+    abs_eta_c = np.abs(eta[c // k] + deta.ravel()[c])
     r_l = calo_radius_m(abs_eta_c, 1680.0, 3950.0)
+    charge = np.where(u_charge.ravel()[c] < 0.5, -1.0, 1.0)
     bend = np.zeros((n, k))
-    bend[ci, si] = bend_dphi(np.zeros_like(safe_pt), r_l, safe_pt, charge[ci, si], abs_eta_c)
+    bend.ravel()[c] = bend_dphi(np.zeros_like(safe_pt), r_l, safe_pt, charge, abs_eta_c)
     E = np.zeros((n, k), F32)
-    E[fi, fs] = frag_pt[fi, fs] * np.cosh(eta_f[fi, fs])
+    E.ravel()[f] = frag_pt.ravel()[f] * np.cosh(eta_f)
     return JetRemainder(
         pt=np.where(mask, frag_pt, 0).astype(F32),
         E=E,

@@ -179,20 +179,23 @@ def convert_photons(
     x_c = mat.conversion_depth(1.0 - u_c)  # 1 − U ∈ (0, 1]
     x_conv = mat.X_conv(abs_eta, mat_scale)
     conv = mask & (x_c < x_conv)
-    R_true = np.where(conv, mat.radius_at_material_fraction(x_c / np.maximum(x_conv, F32(1e-6))), 0).astype(
-        F32
-    )
-    x = np.where(conv, mat.pair_energy_share(u_x), 0).astype(F32)
+    # the conversion maths only on the (few) converted slots ci; 0 elsewhere
+    ci = np.nonzero(conv)
+    R_true, x, dphi_pos, dphi_neg, b_pos, b_neg = (np.zeros((n, k), F32) for _ in range(6))
+    R_true[ci] = mat.radius_at_material_fraction(x_c[ci] / np.maximum(x_conv[ci], F32(1e-6)))
+    x[ci] = mat.pair_energy_share(u_x[ci])
 
     # legs: + charge gets x·E, − charge (1 − x)·E; bending at the L2 radius of each leg's direction
     pT = E / np.cosh(eta)
-    R_L = mat.calo_radius_m(abs_eta, geo.R_LAYER[geo.L2], geo.Z_LAYER[geo.L2])
-    R_c = R_true / F32(1000)
-    pt_pos = np.maximum(x * pT, F32(1e-3))
-    pt_neg = np.maximum((1 - x) * pT, F32(1e-3))
+    ae = abs_eta[ci]
+    R_L = mat.calo_radius_m(ae, geo.R_LAYER[geo.L2], geo.Z_LAYER[geo.L2])
+    R_c = R_true[ci] / F32(1000)
     cap = F32(MAX_BEND_DPHI)
-    dphi_pos = np.where(conv, np.clip(mat.bend_dphi(R_c, R_L, pt_pos, 1.0, abs_eta), -cap, cap), 0)
-    dphi_neg = np.where(conv, np.clip(mat.bend_dphi(R_c, R_L, pt_neg, -1.0, abs_eta), -cap, cap), 0)
+    # per-layer Δφ(R_L) (layer_phi); capped (curling) legs keep their capped φ in every layer
+    for q, leg_x, dphi, b in ((1.0, x[ci], dphi_pos, b_pos), (-1.0, 1 - x[ci], dphi_neg, b_neg)):
+        pt = np.maximum(leg_x * pT[ci], F32(1e-3))
+        dphi[ci] = np.clip(mat.bend_dphi(R_c, R_L, pt, q, ae), -cap, cap)
+        b[ci] = np.where(np.abs(dphi[ci]) < cap, bend_coefficient(R_c, pt, q, ae), 0)
     wrap = lambda a: ((a + np.pi) % (2 * np.pi) - np.pi).astype(F32)  # noqa: E731
 
     E1 = np.where(conv, x * E, E)
@@ -202,9 +205,6 @@ def convert_photons(
     out_phi = np.stack([wrap(phi + dphi_pos), wrap(phi + dphi_neg)], axis=-1).reshape(n, 2 * k)
     out_t0 = np.stack([x_c, x_c], axis=-1).reshape(n, 2 * k)
     out_mask = np.stack([mask, conv], axis=-1).reshape(n, 2 * k)
-    # per-layer Δφ(R_L) (layer_phi); capped (curling) legs keep their capped φ in every layer
-    b_pos = np.where(conv & (np.abs(dphi_pos) < cap), bend_coefficient(R_c, pt_pos, 1.0, abs_eta), 0)
-    b_neg = np.where(conv & (np.abs(dphi_neg) < cap), bend_coefficient(R_c, pt_neg, -1.0, abs_eta), 0)
     out_bend = np.stack([b_pos, b_neg], axis=-1).reshape(n, 2 * k)
     objects = EMObjects(out_E, out_eta, out_phi, out_t0, out_mask & (out_E > 0), out_bend)
 
@@ -212,7 +212,9 @@ def convert_photons(
     reco_true = conv & (u_eff < mat.reconstruction_efficiency(R_true))
     double = (np.minimum(x, 1 - x) * pT > mat.DOUBLE_TRACK_MIN_PT) & (R_true < mat.R_CONV_MAX)
     fake = mask & ~conv & (u_fake < mat.FAKE_CONVERSION_RATE)
-    R_fake = mat.radius_at_material_fraction(u_r)
+    R_fake = np.zeros((n, k), F32)  # only read where fake
+    fi = np.nonzero(fake)
+    R_fake[fi] = mat.radius_at_material_fraction(u_r[fi])
     conv_type = np.where(
         reco_true,
         _reco_type(R_true, double, u_type),

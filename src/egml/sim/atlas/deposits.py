@@ -337,11 +337,12 @@ def hadron_deposits(
     # depth boundaries in λ: L1, L2, L3 (from the accordion front), then the hadronic layers
     lam_b = (bounds - bounds[..., :1]) / lam_x0[..., None]
     had_edges = EM_CALO_DEPTH_LAMBDA + np.cumsum((0.0, *HAD_LAYER_LAMBDA))
-    intervals = [
-        (geo.L1, lam_b[..., 0], lam_b[..., 1]),
-        (geo.L2, lam_b[..., 1], lam_b[..., 2]),
-        (geo.L3, lam_b[..., 2], lam_b[..., 3]),
-    ] + [(layer, F32(had_edges[i]), F32(had_edges[i + 1])) for i, layer in enumerate(geo.HAD_LAYERS)]
+    edges = [lam_b[..., 0], lam_b[..., 1], lam_b[..., 2], lam_b[..., 3]]
+    edges += [F32(e) for e in had_edges]
+    ends = [(0, 1), (1, 2), (2, 3)] + [(4 + i, 5 + i) for i in range(len(geo.HAD_LAYERS))]
+    intervals = [(layer, *ends[i]) for i, layer in enumerate((geo.L1, geo.L2, geo.L3, *geo.HAD_LAYERS))]
+    # P(2, ·) once per distinct boundary (adjacent layers share theirs)
+    P_edge = [gammainc(F32(HAD_LONG_SHAPE), np.maximum(e - h_t, 0)) for e in edges]
     charged = had.charged[cand, slot]
     sh_h = np.sinh(np.asarray(h_eta, dtype=F32))
     sources: LayerSources = {layer: [] for layer in geo.ALL_LAYERS}
@@ -349,10 +350,9 @@ def hadron_deposits(
     mip_depth = np.minimum(h_t, F32(EM_CALO_DEPTH_LAMBDA))
     sig_had = np.full(len(cand), F32(HAD_SIGMA))
     sig_mip = np.full(len(cand), F32(MIP_SIGMA))
-    for layer, a, b in intervals:
-        frac = gammainc(F32(HAD_LONG_SHAPE), np.maximum(b - h_t, 0)) - gammainc(
-            F32(HAD_LONG_SHAPE), np.maximum(a - h_t, 0)
-        )
+    for layer, ia, ib in intervals:
+        a, b = edges[ia], edges[ib]
+        frac = P_edge[ib] - P_edge[ia]
         dep = (h_broad * frac).astype(F32)
         eta_L = geo.impact_eta(h_eta, zv, layer, sh_h)
         sources[layer].append(Sources(cand, eta_L, h_phi, dep, sig_had, F32(WINDOW_MARGIN_RADII * HAD_SIGMA)))
