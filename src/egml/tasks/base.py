@@ -197,8 +197,22 @@ class EgmlTask(L.LightningModule):
         self.test_predictions = concat_rows(self._test_outputs)
         self._test_outputs = []
 
+    def optimizer_kwargs(self) -> dict[str, Any]:
+        """``fused=True`` for Adam/AdamW where torch has the fused kernel: one pass over all
+        parameters per step instead of ~10 small ops per tensor (on a CPU ≈ 4× cheaper, 2 ms of a
+        small DNN's 11 ms step). Not with 16-bit AMP plus gradient clipping: Lightning must unscale
+        the gradients before clipping, which a fused optimizer does inside ``step``."""
+        trainer = self._trainer
+        if trainer is not None and trainer.gradient_clip_val and str(trainer.precision).startswith("16"):
+            return {}
+        params = list(self.parameters())
+        fusable = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+        return {"fused": True} if params and fusable else {}
+
     def configure_optimizers(self) -> Any:
-        opt = torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = torch.optim.Adam(
+            self.parameters(), lr=self.lr, weight_decay=self.weight_decay, **self.optimizer_kwargs()
+        )
         if self.scheduler == "cosine":
             max_epochs = max(int(self.trainer.max_epochs or 1), 1)
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs)

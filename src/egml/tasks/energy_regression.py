@@ -136,7 +136,9 @@ class EnergyRegressionTask(EgmlTask):
     def configure_optimizers(self) -> Any:
         if self.scheduler != "warmup_cosine":
             return super().configure_optimizers()
-        opt = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        opt = torch.optim.AdamW(
+            self.parameters(), lr=self.lr, weight_decay=self.weight_decay, **self.optimizer_kwargs()
+        )
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_cosine(total, self.warmup_frac))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
