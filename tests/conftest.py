@@ -33,14 +33,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     def rank(item: pytest.Item) -> int:
         return next((i for i, d in enumerate(_HEAVY_FIRST) if item.nodeid.startswith(d)), len(_HEAVY_FIRST))
 
-    items.sort(
-        key=rank
-    )  # stable: collection order within a rank (xdist keeps it with --no-loadscope-reorder)
+    # stable: collection order within a rank (xdist keeps it with --no-loadscope-reorder)
+    items.sort(key=rank)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):  # type: ignore[no-untyped-def]
-    """``--dist loadscope`` with every SLURM module in one scope (one cluster per session)."""
+    """``--dist loadscope`` with every SLURM module in one scope (one cluster per session).
+
+    Not ``--dist loadgroup`` with ``xdist_group`` marks: xdist 3.8 tags grouped tests through
+    ``item._nodeid``, which pytest 9.2 no longer reads, so the groups are silently ignored."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
