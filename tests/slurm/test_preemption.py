@@ -15,7 +15,9 @@ def test_preempted_job_resumes_with_identical_metrics(slurm_cluster, egml_cache,
     # The sweep dir holds the submission time: the requeued job must resolve it to the same dir.
     pattern = tmp_path / "preempt" / "${now:%H-%M-%S-%f}"
     overrides = [*tiny(egml_cache), "logger=csv", "model.width=32", "model.depth=2", "seed=7,7"]
-    overrides += ["trainer.max_epochs=4", "trainer.limit_train_batches=null"]
+    # 30 short epochs: the signal, sent after epoch 1, must reach the job while it still trains
+    # (with 4, a fast machine could finish training first and never write the HPC checkpoint)
+    overrides += ["trainer.max_epochs=30", "trainer.limit_train_batches=null"]
     (tmp_path / "preempt").mkdir()
     proc = sweep(pattern, overrides)  # two identical jobs: #1 is preempted, #0 is the reference
     deadline = time.monotonic() + 150
