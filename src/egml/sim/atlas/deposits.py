@@ -339,8 +339,9 @@ def hadron_deposits(
     had_edges = EM_CALO_DEPTH_LAMBDA + np.cumsum((0.0, *HAD_LAYER_LAMBDA))
     edges = [lam_b[..., 0], lam_b[..., 1], lam_b[..., 2], lam_b[..., 3]]
     edges += [F32(e) for e in had_edges]
-    ends = [(0, 1), (1, 2), (2, 3)] + [(4 + i, 5 + i) for i in range(len(geo.HAD_LAYERS))]
-    intervals = [(layer, *ends[i]) for i, layer in enumerate((geo.L1, geo.L2, geo.L3, *geo.HAD_LAYERS))]
+    # layer → its first boundary in ``edges`` (the EM end and the hadronic start are separate entries)
+    first = (0, 1, 2, *range(4, 4 + len(geo.HAD_LAYERS)))
+    intervals = [(layer, i, i + 1) for layer, i in zip((geo.L1, geo.L2, geo.L3, *geo.HAD_LAYERS), first)]
     # P(2, ·) once per distinct boundary (adjacent layers share theirs)
     P_edge = [gammainc(F32(HAD_LONG_SHAPE), np.maximum(e - h_t, 0)) for e in edges]
     charged = had.charged[cand, slot]
