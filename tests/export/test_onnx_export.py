@@ -33,6 +33,7 @@ VARIANTS = {
     "merged_photon_shower": "merged_photon",
     "merged_photon_track": "merged_photon",
     "merged_photon_reference": "merged_photon",
+    "merged_photon_images_only": "merged_photon",
     "energy_regression_deep_sets": "energy_regression",
     "energy_regression_gaussian": "energy_regression",
     "energy_regression_asymmetric": "energy_regression",

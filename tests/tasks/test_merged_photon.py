@@ -15,6 +15,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from egml.cli import CONFIG_DIR
+from egml.errors import EgmlError
 from egml.evaluation.roc import binomial_efficiency
 from egml.models.resnet import ResNetTagger
 from egml.run.config_check import validate
@@ -194,9 +195,23 @@ def test_ablation_configs_give_resnets_of_each_channel_set(
     validate(cfg)
     model = instantiate(cfg.model)
     assert model.channels == channels and model.input_transform == "log1p" and list(cfg.data.normalize) == []
-    batch = {c: torch.zeros(2, 32, 32) for c in channels}
+    batch = {c: torch.zeros(2, 32, 32) for c in channels} | {f: torch.ones(2) for f in model.scalars}
     assert model(batch).shape == (2, 1)
     assert input_set_name(model.channels) == name
+    assert model.scalars == tuple(cfg.model.scalars) and set(model.scalars) <= set(cfg.data.inputs)
+
+
+def test_images_only_and_head_fields_must_be_inputs() -> None:
+    with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
+        default = compose("config", overrides=["task=merged_photon"])
+        images = compose("config", overrides=["task=merged_photon", "experiment=merged_photon_images_only"])
+        bad = compose("config", overrides=["task=merged_photon", "data.inputs=[SC_energy,pt]"])
+    validate(default)
+    validate(images)
+    assert "chgIso" in default.model.scalars and list(images.model.scalars) == []
+    assert instantiate(images.model).channels == instantiate(default.model).channels
+    with pytest.raises(EgmlError, match=r"'model\.scalars' names field 'eta', which is not in data\.inputs"):
+        validate(bad)
 
 
 def test_head_scalars_are_not_image_channels_and_change_the_output() -> None:
@@ -220,6 +235,7 @@ def test_reference_setup_stays_reachable() -> None:
         cfg = compose("config", overrides=["task=merged_photon", "experiment=merged_photon_reference"])
     validate(cfg)
     assert list(cfg.data.normalize) == list(cfg.data.inputs) and cfg.model.input_transform == "none"
+    assert list(cfg.model.scalars) == [] and cfg.model.head_hidden == 0  # images only
     assert cfg.data.reweight.target == "flat" and cfg.task.baseline.reweight.target == "flat"
     assert cfg.task.module.scheduler is None and cfg.task.module.loss == "mse"
 

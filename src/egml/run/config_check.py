@@ -145,6 +145,22 @@ def check_model_fits_task(cfg: DictConfig) -> None:
         )
 
 
+#: model keys naming per-candidate fields the network reads besides its images
+MODEL_FIELD_KEYS = ("scalars", "scalar_fields")
+
+
+def check_model_fields_are_inputs(cfg: DictConfig) -> None:
+    """Every field a model's head reads is in ``data.inputs``: the export's inputs and the truth check."""
+    inputs = set(cfg.data.get("inputs") or ())
+    for key in MODEL_FIELD_KEYS:
+        for field in cfg.model.get(key) or ():
+            if field not in inputs:
+                raise EgmlError(
+                    f"config key 'model.{key}' names field '{field}', which is not in data.inputs; "
+                    "expected every field the network reads in data.inputs too"
+                )
+
+
 _EFFICIENCY_KEY = re.compile(r"(_efficiency|_target)$")
 _EFFICIENCY_MAPS = ("wp_targets", "targets")
 
@@ -197,4 +213,5 @@ def validate(cfg: DictConfig) -> None:
     for group in ("model", "task"):
         _walk_targets(group, container[group])
     check_model_fits_task(cfg)
+    check_model_fields_are_inputs(cfg)
     check_efficiency_targets("task", OmegaConf.to_container(cfg.task, resolve=True))
