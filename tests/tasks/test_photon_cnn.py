@@ -80,7 +80,7 @@ def test_cli_run_writes_every_output(egml_cache: Path, tmp_path: Path, tiny_over
         (
             [
                 "model.inputs=[img_L1,img_L2,img_L3,img_PS,img_Had]",
-                "data.inputs=[img_L1,img_L2,img_L3,img_PS,img_Had]",
+                "data.inputs=[img_L1,img_L2,img_L3,img_PS,img_Had,pt,eta,conv_type]",
                 "model.norm=batch",
                 "model.dropout=0.1",
                 "model.conv_filters=[16,16]",

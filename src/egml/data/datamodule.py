@@ -39,6 +39,11 @@ from egml.data.split import EVENT_ID_BRANCHES, SPLIT_NAMES
 _REWEIGHT_KEYS = ("pt", "eta", "label", "signal_labels", "target", "pt_bins", "eta_bins", "class_weights")
 
 
+def batch_as_is(batch: Any) -> Any:
+    """The loaders' ``collate_fn``: every egml dataset yields whole batches already."""
+    return batch
+
+
 class EgmlDataModule(L.LightningDataModule):
     """ROOT files → train/val/test dataloaders of batch dicts.
 
@@ -342,6 +347,8 @@ class EgmlDataModule(L.LightningDataModule):
             "num_workers": self.num_workers if host else 0,  # workers cannot share device tensors
             "pin_memory": self.pin_memory and host,
             "persistent_workers": self.num_workers > 0 and host,
+            # the datasets yield finished batches (dicts of tensors): no default_convert walk
+            "collate_fn": batch_as_is,
             # the loader's base seed from its own generator: iterating never draws from the global RNG
             "generator": torch.Generator().manual_seed(self.seed),
         }
